@@ -1,0 +1,27 @@
+"""sparsecodec: image compression by sparse inpainting.
+
+Public API::
+
+    data = sparsecodec.encode(image, density=0.05, mask="belhachmi")
+    image = sparsecodec.decode(data)
+    mask = sparsecodec.make_mask(image, 0.05, strategy="belhachmi")
+    u = sparsecodec.inpaint(image, mask, method="diffusion", solver="multigrid")
+    g = sparsecodec.optimise_tonal(image, mask)
+"""
+
+from . import metrics
+from .api import inpaint, make_mask, optimise_tonal
+from .codec import decode, encode, encode_image
+from .errors import SparseCodecError
+
+__version__ = "0.1.0"
+__all__ = [
+    "SparseCodecError",
+    "decode",
+    "encode",
+    "encode_image",
+    "inpaint",
+    "make_mask",
+    "metrics",
+    "optimise_tonal",
+]

@@ -1,0 +1,70 @@
+"""Public array-in/array-out functions: ``make_mask``, ``inpaint``, ``optimise_tonal``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import masks
+from .colour import luma
+from .errors import OptionError
+
+METHODS = ("diffusion", "wgan", "semantic")
+
+
+def make_mask(
+    image: np.ndarray, density: float, strategy: str = "belhachmi", seed: int = 0, **options
+) -> np.ndarray:
+    """Inpainting mask of ``density`` for ``image`` ((H, W) grey or (H, W, 3) colour, [0, 255]).
+
+    ``strategy`` is a name of :data:`sparsecodec.masks.STRATEGIES`; colour images use their
+    luma. Returns an (H, W) bool array (True = stored pixel).
+    """
+    from .codec import _check_density
+
+    d = _check_density(density)
+    return masks.get(strategy).load()(luma(image), d, seed=seed, **options)
+
+
+def inpaint(
+    image: np.ndarray,
+    mask: np.ndarray,
+    method: str = "diffusion",
+    solver: str = "multigrid",
+    tol: float = 1e-6,
+    **options,
+) -> np.ndarray:
+    """Inpaint ``image`` from the pixels where ``mask`` is True (values elsewhere are ignored).
+
+    ``method="diffusion"``: homogeneous diffusion inpainting (Laplace equation, reflecting
+    boundaries) solved by ``solver`` ("multigrid" or "cg") to relative residual ``tol``.
+    ``method="wgan"``: the learned WGAN inpainting generator (Peter 2022). Returns float64 of the
+    shape of ``image``.
+    """
+    a = np.asarray(image, dtype=np.float64)
+    m = np.asarray(mask, dtype=bool)
+    if a.ndim not in (2, 3):
+        raise OptionError(f"image must be (H, W) or (H, W, C), got {a.shape}")
+    if m.shape != a.shape[:2]:
+        raise OptionError(f"mask shape {m.shape} does not match image shape {a.shape[:2]}")
+    if method == "diffusion":
+        from .inpainting import solve
+
+        if a.ndim == 2:
+            return solve(a, m, solver=solver, tol=tol, **options).u
+        u = solve(np.moveaxis(a, 2, 0), m, solver=solver, tol=tol, **options).u
+        return np.moveaxis(u, 0, 2)
+    if method == "wgan":
+        from .inpainting.wgan_decoder import wgan_inpaint
+
+        return wgan_inpaint(a, m, **options)
+    if method == "semantic":
+        raise OptionError("method 'semantic' is not available yet")
+    raise OptionError(f"unknown inpainting method {method!r} (choose from {', '.join(METHODS)})")
+
+
+def optimise_tonal(image: np.ndarray, mask: np.ndarray, **options) -> np.ndarray:
+    """Least-squares optimal values at the mask pixels (Mainberger et al. 2011); see
+    :func:`sparsecodec.tonal.optimise_tonal`."""
+    from .tonal import optimise_tonal as _opt
+
+    return _opt(image, mask, **options)

@@ -1,0 +1,172 @@
+"""Command-line interface: a thin shell over :mod:`sparsecodec`'s Python API."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import click
+import numpy as np
+
+from . import masks
+from .errors import SparseCodecError
+
+OUTPUT_EXTS = (".png", ".pgm", ".ppm", ".pnm")
+
+
+class _Group(click.Group):
+    """Turns every :class:`SparseCodecError` into a one-line message and exit code 1."""
+
+    def invoke(self, ctx):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
+        except SparseCodecError as exc:
+            raise click.ClickException(str(exc)) from None
+        except MemoryError:
+            raise click.ClickException("out of memory") from None
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {message}", err=True)
+
+
+def _check_output(path: str | None, exts: tuple[str, ...], what: str) -> None:
+    if path is not None and Path(path).suffix.lower() not in exts:
+        raise click.BadParameter(f"{path!r}: {what} must end in {', '.join(exts)}")
+
+
+def _default_image() -> tuple[np.ndarray, str]:
+    from .data import default_image
+
+    return default_image(), "embedded default image (scikit-image astronaut)"
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sparsecodec")
+def cli() -> None:
+    """Image compression by sparse inpainting (diffusion or WGAN decoders)."""
+
+
+@cli.command()
+@click.argument("input", required=False, type=click.Path(dir_okay=True))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Bitstream to write (.bin).")
+@click.option("-d", "--density", type=float, default=None,
+              help="Fraction of pixels stored, in (0, 1] (default 0.05).")
+@click.option("--mask", "strategy", type=click.Choice(sorted(masks.STRATEGIES)),
+              default="belhachmi", show_default=True, help="Mask strategy.")
+@click.option("--quant", type=click.IntRange(2, 256), default=None,
+              help="Number of quantisation levels of the stored values (default 64).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+@click.option("--colour", type=click.Choice(["ycbcr", "rgb"]), default="ycbcr",
+              show_default=True, help="Colour space of the stored values.")
+@click.option("--decoder", type=click.Choice(["diffusion", "wgan"]), default="diffusion",
+              show_default=True)
+@click.option("--tonal/--no-tonal", default=False, show_default=True,
+              help="Tonal optimisation of the stored values.")
+@click.option("--save-mask", type=click.Path(dir_okay=False), help="Write the mask as PNG.")
+@click.option("--save-recon", type=click.Path(dir_okay=False),
+              help="Write the image the decoder will rebuild (PNG/PGM/PPM).")
+@click.option("--json", "as_json", is_flag=True, help="Print statistics as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def encode(input, output, density, strategy, quant, seed, colour, decoder, tonal, save_mask,
+           save_recon, as_json, quiet) -> None:
+    """Encode INPUT (PNG, PGM/PPM, JPEG, TIFF, BMP) into a bitstream.
+
+    Without INPUT, the embedded default image is encoded.
+    """
+    from .codec import DEFAULT_DENSITY, DEFAULT_LEVELS, encode_image
+    from .io import atomic_write, read_image, write_image
+
+    _check_output(save_mask, (".png",), "--save-mask")
+    _check_output(save_recon, OUTPUT_EXTS, "--save-recon")
+    if input is None:
+        image, name = _default_image()
+    else:
+        image, name = read_image(input), input
+    t0 = time.perf_counter()
+    res = encode_image(
+        image, DEFAULT_DENSITY if density is None else density, strategy,
+        levels=DEFAULT_LEVELS if quant is None else quant, seed=seed, colour=colour,
+        decoder=decoder, tonal=tonal,
+    )
+    res.stats["encode_seconds"] = time.perf_counter() - t0
+    atomic_write(output, res.data)
+    if save_mask:
+        write_image(save_mask, res.mask.astype(np.uint8) * 255)
+    if save_recon:
+        write_image(save_recon, res.reconstruction)
+    s = res.stats
+    s.update(input=name, output=output)
+    if as_json:
+        click.echo(json.dumps(s, indent=2))
+    elif not quiet:
+        p = s["parts"]
+        shape = f"{s['width']}x{s['height']}" + ("x3" if s["channels"] == 3 else "")
+        click.echo(f"{name} ({shape}) -> {output}")
+        click.echo(f"  mask     {s['mask']}: {s['mask_points']} points, density "
+                   f"{100 * s['density']:.2f} % (target {100 * s['target_density']:.2f} %)")
+        click.echo(f"  bytes    header {p['header']}, mask {p['mask']}, values {p['values']}, "
+                   f"total {s['bytes']}")
+        click.echo(f"  rate     {s['bpp']:.4f} bpp, {s['bits_per_mask_point']:.3f} bits per "
+                   f"mask point, {len(s['levels'])}x{s['levels'][0]} levels")
+        click.echo(f"  PSNR     {s['psnr']:.2f} dB (the decoded image), "
+                   f"encoded in {s['encode_seconds']:.2f} s")
+
+
+@cli.command()
+@click.argument("input", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Image to write (.png, .pgm, .ppm).")
+@click.option("-q", "--quiet", is_flag=True)
+def decode(input, output, quiet) -> None:
+    """Decode a bitstream INPUT into an image."""
+    from .codec import decode as _decode
+    from .io import write_image
+
+    _check_output(output, OUTPUT_EXTS, "output")
+    data = _read_bytes(input)
+    t0 = time.perf_counter()
+    img = _decode(data)
+    dt = time.perf_counter() - t0
+    write_image(output, img)
+    if not quiet:
+        shape = "x".join(str(v) for v in img.shape[1::-1]) + ("x3" if img.ndim == 3 else "")
+        click.echo(f"{input} -> {output} ({shape}), decoded in {dt:.2f} s")
+
+
+@cli.command()
+@click.argument("input", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def info(input, as_json) -> None:
+    """Show the header fields, part sizes and rate of a bitstream."""
+    from .codec import describe
+
+    d = describe(_read_bytes(input))
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    for k, v in d.items():
+        click.echo(f"{k:22s} {v}")
+
+
+def _read_bytes(path: str) -> bytes:
+    from .errors import BitstreamError
+
+    p = Path(path)
+    if not p.is_file():
+        raise BitstreamError(f"cannot read {path!r}: no such file")
+    if p.stat().st_size > 1 << 28:
+        raise BitstreamError(f"{path!r} is too large to be a sparsecodec bitstream")
+    return p.read_bytes()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(cli.main(prog_name="sparsecodec"))

@@ -1,0 +1,136 @@
+"""Reading and writing images and files: PIL-based, atomic writes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ImageError
+
+MIN_SIZE = 8
+MAX_PIXELS = 1 << 26
+
+
+class ConversionWarning(UserWarning):
+    """An input image was converted (alpha dropped, palette expanded, 16 bit reduced)."""
+
+
+def to_array(img) -> np.ndarray:
+    """Convert a PIL image to uint8 ``(H, W)`` grey or ``(H, W, 3)`` RGB, warning on conversion."""
+    mode = img.mode
+    if mode in ("L", "RGB"):
+        return np.asarray(img)
+    if mode in ("1",):
+        return np.asarray(img.convert("L"))
+    if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
+        warnings.warn("16-bit image reduced to 8 bits", ConversionWarning, stacklevel=3)
+        a = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if a.max() > 255 else 255.0
+        return np.clip(np.round(a * 255.0 / peak), 0, 255).astype(np.uint8)
+    if mode == "F":
+        warnings.warn("floating-point image clipped to [0, 255]", ConversionWarning, stacklevel=3)
+        return np.clip(np.round(np.asarray(img)), 0, 255).astype(np.uint8)
+    if mode in ("LA", "La"):
+        warnings.warn("alpha channel dropped", ConversionWarning, stacklevel=3)
+        return np.asarray(img.convert("L"))
+    if mode == "P":
+        rgb = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
+        what = "palette image expanded to RGB"
+        if rgb.mode == "RGBA":
+            what += ", alpha dropped"
+            rgb = rgb.convert("RGB")
+        warnings.warn(what, ConversionWarning, stacklevel=3)
+        return np.asarray(rgb)
+    if mode in ("RGBA", "RGBa"):
+        warnings.warn("alpha channel dropped", ConversionWarning, stacklevel=3)
+        return np.asarray(img.convert("RGB"))
+    warnings.warn(f"{mode} image converted to RGB", ConversionWarning, stacklevel=3)
+    return np.asarray(img.convert("RGB"))
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read PNG, PGM/PPM, JPEG, TIFF or BMP as uint8 ``(H, W)`` or ``(H, W, 3)``."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"cannot read image {str(path)!r}: no such file")
+    if path.is_dir():
+        raise ImageError(f"cannot read image {str(path)!r}: it is a directory")
+    if path.stat().st_size == 0:
+        raise ImageError(f"cannot read image {str(path)!r}: the file is empty")
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"image {str(path)!r} is too large ({w}x{h} pixels)")
+            img.load()
+            a = to_array(img)
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageError(f"cannot read image {str(path)!r}: {msg}") from None
+    check_image(a)
+    return a
+
+
+def check_image(a: np.ndarray) -> np.ndarray:
+    """Validate an image array: (H, W) or (H, W, 3), at least 8x8, finite."""
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
+        raise ImageError(f"expected an (H, W) grey or (H, W, 3) colour image, got {a.shape}")
+    if a.shape[0] < MIN_SIZE or a.shape[1] < MIN_SIZE:
+        raise ImageError(
+            f"image is {a.shape[1]}x{a.shape[0]}: at least {MIN_SIZE}x{MIN_SIZE} is needed"
+        )
+    if a.shape[0] * a.shape[1] > MAX_PIXELS:
+        raise ImageError(f"image is too large ({a.shape[1]}x{a.shape[0]} pixels)")
+    if not np.issubdtype(a.dtype, np.integer) and not np.all(np.isfinite(a)):
+        raise ImageError("image contains NaN or infinite values")
+    return a
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImageError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write uint8 ``(H, W)`` or ``(H, W, 3)`` as PNG, or PGM/PPM for ``.pgm/.ppm/.pnm``,
+    atomically."""
+    import io as _io
+
+    from PIL import Image
+
+    path = Path(path)
+    ext = path.suffix.lower()
+    fmt = {".png": "PNG", ".pgm": "PPM", ".ppm": "PPM", ".pnm": "PPM"}.get(ext)
+    if fmt is None:
+        raise ImageError(f"output {str(path)!r}: use a .png, .pgm or .ppm file name")
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        a = np.clip(np.round(a), 0, 255).astype(np.uint8)
+    if ext == ".pgm" and a.ndim == 3:
+        raise ImageError(f"output {str(path)!r}: a colour image needs .ppm or .png")
+    buf = _io.BytesIO()
+    Image.fromarray(a).save(buf, format=fmt)
+    atomic_write(path, buf.getvalue())

@@ -1,0 +1,58 @@
+"""Registry of mask strategies.
+
+A strategy is a function ``fn(image, density, *, seed=0, **options) -> bool array`` where
+``image`` is a float64 ``(H, W)`` array (grey or luma, range [0, 255]) and the result is the
+``(H, W)`` boolean inpainting mask (True = pixel stored). Each strategy has a stable numeric id
+written into the bitstream header. Modules are imported lazily so that heavy dependencies
+(torch) load only when the strategy is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import OptionError
+
+
+@dataclass(frozen=True)
+class MaskStrategy:
+    name: str
+    id: int
+    module: str
+    function: str
+    description: str
+
+    def load(self) -> Callable[..., np.ndarray]:
+        return getattr(importlib.import_module(self.module, __name__), self.function)
+
+
+STRATEGIES: dict[str, MaskStrategy] = {}
+
+
+def register(name: str, id: int, module: str, function: str, description: str) -> None:
+    """Add a strategy to the registry (ids must stay stable: they are in every bitstream)."""
+    if name in STRATEGIES or any(s.id == id for s in STRATEGIES.values()):
+        raise ValueError(f"mask strategy {name!r} or id {id} registered twice")
+    STRATEGIES[name] = MaskStrategy(name, id, module, function, description)
+
+
+def get(name: str) -> MaskStrategy:
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise OptionError(
+            f"unknown mask strategy {name!r} (choose from {', '.join(STRATEGIES)})"
+        ) from None
+
+
+def by_id(id: int) -> MaskStrategy | None:
+    return next((s for s in STRATEGIES.values() if s.id == id), None)
+
+
+register("random", 0, ".random", "random_mask", "uniformly random pixels (seeded)")
+register("belhachmi", 1, ".belhachmi", "belhachmi_mask",
+         "Laplacian magnitude of the presmoothed image, Floyd-Steinberg dithered")

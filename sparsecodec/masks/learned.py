@@ -1,0 +1,187 @@
+"""Learned inpainting masks for homogeneous diffusion (Alt, Peter & Weickert 2021).
+
+A density-conditioned mask U-Net (``sparsecodec.nets.unet.MaskNet``) turns the image into
+per-pixel probabilities; these are rescaled to mean = density and binarised by seeded weighted
+coin flips. Of ``samples`` binarisations the one with the smallest real diffusion inpainting
+error (``sparsecodec.inpainting.solve``) is returned (the paper takes the best of 30).
+
+Weights are read with safetensors (no code execution) from the repository's ``weights/`` folder
+or from ``$SPARSECODEC_WEIGHTS`` (a folder or a file). torch is imported only when a mask is made.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import OptionError, WeightsError
+
+DEFAULT_WEIGHTS = "learned_masks.safetensors"
+FORMAT = "sparsecodec-learned-mask-v1"
+
+
+def weights_path(name: str = DEFAULT_WEIGHTS) -> Path:
+    """Location of a weight file: ``$SPARSECODEC_WEIGHTS`` (file, or folder holding ``name``)
+    if set, else ``<repo>/weights/<name>``. An absolute/explicit path ``name`` is used as is."""
+    p = Path(name)
+    if p.suffix == ".safetensors" and (p.is_absolute() or len(p.parts) > 1):
+        return p
+    env = os.environ.get("SPARSECODEC_WEIGHTS")
+    if env:
+        e = Path(env)
+        return e if e.suffix == ".safetensors" else e / name
+    return Path(__file__).resolve().parents[2] / "weights" / name
+
+
+def rescale_probabilities(p: np.ndarray, density: float, iters: int = 50) -> np.ndarray:
+    """Scale probabilities to mean ``density`` (clipping at 1 and redistributing the excess)."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    target = density * p.size
+    if p.sum() <= 0:
+        return np.full(p.shape, density)
+    for _ in range(iters):
+        s = p.sum()
+        if abs(s - target) <= 1e-9 * p.size:
+            break
+        free = p < 1.0
+        fixed = p.size - free.sum()
+        sf = p[free].sum()
+        if sf <= 0:
+            break
+        p = p.copy()
+        p[free] *= (target - fixed) / sf
+        np.clip(p, 0.0, 1.0, out=p)
+    return p
+
+
+def coin_flips(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Binarise by independent weighted coin flips: pixel kept with probability ``p``."""
+    m = rng.random(p.shape) < p
+    if not m.any():  # a diffusion inpainting needs at least one known pixel
+        m.flat[int(np.argmax(p))] = True
+    return m
+
+
+@lru_cache(maxsize=4)
+def _load_net(path: str, device: str) -> Any:
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from ..nets.unet import MaskNet
+
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(
+            f"learned-mask weights not found at {p} (expected weights/{DEFAULT_WEIGHTS} in the "
+            "repository, or set SPARSECODEC_WEIGHTS to the file or its folder)"
+        )
+    try:
+        with safe_open(str(p), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        state = load_file(str(p), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types on corrupt files
+        raise WeightsError(f"cannot read weights {p}: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise WeightsError(f"{p} is not a learned-mask weight file (format {meta.get('format')})")
+    try:
+        net = MaskNet(int(meta["base"]), int(meta["scales"]), int(meta["layers"]))
+        net.load_state_dict(state)
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise WeightsError(f"weights {p} do not match the mask network: {exc}") from None
+    return net.to(torch.device(device)).eval()
+
+
+def mask_probabilities(
+    image: np.ndarray, density: float, *, weights: str = DEFAULT_WEIGHTS, device: str = "cpu"
+) -> np.ndarray:
+    """Non-binary mask c = M(f) of the network for a grey image in [0,255] (float64 (H,W)).
+
+    The image is reflect-padded to a multiple of the network's down-sampling factor, passed
+    through the network and cropped back. Values are in [0,1] with mean <= density.
+    """
+    import torch
+
+    net = _load_net(str(weights_path(weights)), device)
+    f = np.asarray(image, dtype=np.float32) / 255.0
+    h, w = f.shape
+    m = net.multiple
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        # symmetric padding = reflecting boundary of the discrete image; tile for tiny images
+        f = np.pad(f, ((0, ph), (0, pw)), mode="symmetric")
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(f))[None, None].to(device)
+        d = torch.tensor([float(density)], device=device)
+        c = net.probabilities(x, d)[0, 0, :h, :w].double().cpu().numpy()
+    # rescale on the image itself (not the padding) so that mean(c) <= density
+    mean = float(c.mean())
+    return c * (density / mean) if mean > density else c
+
+
+def _inpainting_error(image: np.ndarray, mask: np.ndarray, solver: str) -> float:
+    from ..inpainting import solve
+
+    u = solve(image, mask, solver=solver).u
+    return float(np.mean((u - image) ** 2))
+
+
+def _pick_solver() -> str:
+    """``"multigrid"`` when the solver core offers it, else ``"cg"``."""
+    try:
+        from .. import inpainting
+
+        names = getattr(inpainting, "SOLVERS", None)
+        if names is not None and "multigrid" not in names:
+            return "cg"
+    except ImportError:
+        return "cg"
+    return "multigrid"
+
+
+def learned_mask(
+    image: np.ndarray,
+    density: float,
+    *,
+    seed: int = 0,
+    samples: int = 4,
+    device: str = "cpu",
+    weights: str = DEFAULT_WEIGHTS,
+    solver: str | None = None,
+    **options: Any,
+) -> np.ndarray:
+    """Learned mask (Alt et al. 2021): network probabilities, coin flips, best of ``samples``.
+
+    ``image`` is float64 (H,W) in [0,255] (luma for colour images); returns bool (H,W) with
+    about ``density * H * W`` True pixels. With ``samples > 1`` each binarisation is judged by
+    the real homogeneous diffusion inpainting MSE and the best is kept.
+    """
+    if options:
+        raise OptionError(f"unknown option(s) for the learned mask: {', '.join(options)}")
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim != 2 or image.size == 0:
+        raise OptionError(f"learned mask needs a non-empty 2-D image, got shape {image.shape}")
+    if not 0.0 < float(density) <= 1.0:
+        raise OptionError(f"density must be in (0, 1], got {density}")
+    samples = int(samples)
+    if not 1 <= samples <= 1000:
+        raise OptionError(f"samples must be in 1..1000, got {samples}")
+    p = rescale_probabilities(
+        mask_probabilities(image, density, weights=weights, device=device), density
+    )
+    rng = np.random.default_rng(seed)
+    if samples == 1:
+        return coin_flips(p, rng)
+    solver = solver or _pick_solver()
+    best, best_err = None, np.inf
+    for _ in range(samples):
+        m = coin_flips(p, rng)
+        err = _inpainting_error(image, m, solver)
+        if err < best_err:
+            best, best_err = m, err
+    assert best is not None
+    return best

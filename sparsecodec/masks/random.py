@@ -1,0 +1,15 @@
+"""Uniformly random masks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def random_mask(image: np.ndarray, density: float, *, seed: int = 0, **options) -> np.ndarray:
+    """Exactly ``round(density * H * W)`` (at least one) pixels drawn uniformly, seeded."""
+    H, W = np.shape(image)[:2]
+    n = max(1, int(round(density * H * W)))
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(H * W, dtype=bool)
+    mask[rng.choice(H * W, size=min(n, H * W), replace=False)] = True
+    return mask.reshape(H, W)

@@ -1,0 +1,1 @@
+"""Neural networks (torch is imported only by the submodules)."""

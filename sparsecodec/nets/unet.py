@@ -1,0 +1,138 @@
+"""U-Net used by the learned mask generator and its surrogate inpainting network.
+
+Architecture of Alt, Peter & Weickert (2021, Sec. 3): ``scales`` resolution levels with ``layers``
+3x3 convolutions per level, ``base`` channels on the finest level doubling on every coarser
+level, max-pool down-sampling, transposed-convolution up-sampling and skip connections. With
+``base=10, scales=5, layers=3`` the network has about 9e5 parameters as in the paper.
+
+This module imports torch; import it only where a network is needed.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _block(c_in: int, c_out: int, layers: int) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    for i in range(layers):
+        mods.append(nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1))
+        mods.append(nn.LeakyReLU(0.1, inplace=True))
+    return nn.Sequential(*mods)
+
+
+class UNet(nn.Module):
+    """Plain U-Net; input height and width must be multiples of ``multiple`` (= 2**(scales-1)).
+
+    Encoder level ``k`` has ``base * 2**k`` channels; the decoder mirrors it. The output is the
+    raw last convolution (no activation); callers add sigmoid / residual connections.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, base: int = 10, scales: int = 5, layers: int = 3
+    ) -> None:
+        super().__init__()
+        if scales < 1 or layers < 1 or base < 1:
+            raise ValueError("scales, layers and base must be positive")
+        self.config = {
+            "in_channels": in_channels,
+            "out_channels": out_channels,
+            "base": base,
+            "scales": scales,
+            "layers": layers,
+        }
+        ch = [base * 2**k for k in range(scales)]
+        self.enc = nn.ModuleList()
+        c_prev = in_channels
+        for c in ch:
+            self.enc.append(_block(c_prev, c, layers))
+            c_prev = c
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for k in range(scales - 2, -1, -1):
+            self.up.append(nn.ConvTranspose2d(ch[k + 1], ch[k], 2, stride=2))
+            self.dec.append(_block(2 * ch[k], ch[k], layers))
+        self.head = nn.Conv2d(ch[0], out_channels, 1)
+
+    @property
+    def multiple(self) -> int:
+        """Height and width of the input must be divisible by this number."""
+        return 2 ** (self.config["scales"] - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for k, block in enumerate(self.enc):
+            if k > 0:
+                x = F.max_pool2d(x, 2)
+            x = block(x)
+            skips.append(x)
+        skips.pop()
+        for up, block in zip(self.up, self.dec, strict=True):
+            x = up(x)
+            x = block(torch.cat([x, skips.pop()], dim=1))
+        return self.head(x)
+
+
+def density_channel(density: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Constant input plane encoding the target density: log10(d) + 1.5 (≈ 0 for 3 %)."""
+    d = density.reshape(-1, 1, 1, 1).to(torch.float32)
+    return (torch.log10(d) + 1.5).expand(-1, 1, *shape)
+
+
+def rescale_to_density(c: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
+    """Scale each mask down so its mean does not exceed the target density (Alt et al. 2021).
+
+    ``c`` is (N,1,H,W) in [0,1]; masks with mean <= density are left unchanged.
+    """
+    d = density.reshape(-1, 1, 1, 1).to(c.dtype)
+    mean = c.mean(dim=(1, 2, 3), keepdim=True)
+    return c * (d / torch.maximum(mean, d))
+
+
+class MaskNet(nn.Module):
+    """Density-conditioned mask network M: c = rescale(sigmoid(UNet([f, density plane]))).
+
+    ``f`` is (N,1,H,W) grey in [0,1]; ``density`` is (N,) in (0,1]. Returns the non-binary
+    confidence c in [0,1] with mean <= density.
+    """
+
+    def __init__(self, base: int = 10, scales: int = 5, layers: int = 3) -> None:
+        super().__init__()
+        self.unet = UNet(2, 1, base, scales, layers)
+
+    @property
+    def multiple(self) -> int:
+        return self.unet.multiple
+
+    def probabilities(self, f: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([f - 0.5, density_channel(density, f.shape[-2:])], dim=1)
+        return torch.sigmoid(self.unet(x))
+
+    def forward(self, f: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
+        return rescale_to_density(self.probabilities(f, density), density)
+
+
+class InpaintNet(nn.Module):
+    """Surrogate inpainting network I(f, c) (Alt et al. 2021): predicts u from image and mask.
+
+    The network predicts a correction: u = f + UNet([f, c]), so that u = f on known pixels is
+    easy to learn.
+    """
+
+    def __init__(self, base: int = 10, scales: int = 5, layers: int = 3) -> None:
+        super().__init__()
+        self.unet = UNet(2, 1, base, scales, layers)
+
+    @property
+    def multiple(self) -> int:
+        return self.unet.multiple
+
+    def forward(self, f: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return f + self.unet(torch.cat([f - 0.5, c], dim=1))
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)

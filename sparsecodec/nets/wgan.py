@@ -1,0 +1,325 @@
+"""Networks of the mask WGAN (Peter 2022, Sec. 2, 3.1 and Fig. 1; building blocks of Vasata 2021).
+
+* :class:`InpaintGenerator` ``g(r, c, Cf)`` -- hourglass of :class:`CBlock` (three parallel 5x5
+  convolutions with dilations 1, 2, 5, ELU, concatenated, 2x2 max pooling) and :class:`TCBlock`
+  (the same with transposed convolutions and 2x2 upsampling) with skip connections; the last
+  TCBlock has no upsampling and a final 5x5 transposed convolution with hard sigmoid output.
+  :meth:`InpaintGenerator.inpaint` composes the result by Eq. (1): ``u = (1 - c) g + c f``.
+* :class:`MaskGenerator` ``m(r, f)`` -- same hourglass, last layer replaced by the binarisation
+  block (Sec. 3.1): transposed convolution -> hard sigmoid -> hard rounding ``floor(c + 0.5)``
+  with a straight-through (identity) gradient.
+* :class:`Critic` ``d(u, c)`` -- FBlocks (5x5 stride-2 convolution + LeakyReLU) on the image
+  concatenated with the mask; every weight filter is normalised to unit 2-norm (Sec. 2).
+
+Images are in [0, 1], shape ``(B, 3, H, W)``; masks ``(B, 1, H, W)``. ``H`` and ``W`` must be
+multiples of :func:`InpaintGenerator.multiple` (``2 ** depth``); callers pad (see
+``sparsecodec.inpainting.wgan_decoder``).
+
+Weights are read only from safetensors files (no pickle) in the repository's ``weights/``
+folder, or in ``$SPARSECODEC_WEIGHTS`` if that environment variable is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import WeightsError
+
+DILATIONS = (1, 2, 5)
+KERNEL = 5
+
+
+@dataclass(frozen=True)
+class HourglassConfig:
+    """Branch widths of the hourglass; a block outputs ``3 * width`` channels (three branches)."""
+
+    down: tuple[int, ...] = (8, 16, 24, 32)
+    up: tuple[int, ...] = (24, 16, 12, 8)
+    last: int = 8
+    image_channels: int = 3
+
+    @property
+    def depth(self) -> int:
+        return len(self.down)
+
+
+@dataclass(frozen=True)
+class CriticConfig:
+    widths: tuple[int, ...] = (32, 64, 96, 128)
+    image_channels: int = 3
+    slope: float = 0.2
+
+
+class _Parallel(nn.Module):
+    """Three parallel 5x5 (transposed) convolutions, dilations 1, 2, 5, ELU, concatenated."""
+
+    def __init__(self, cin: int, width: int, transposed: bool) -> None:
+        super().__init__()
+        conv = nn.ConvTranspose2d if transposed else nn.Conv2d
+        self.branches = nn.ModuleList(
+            conv(cin, width, KERNEL, padding=(KERNEL // 2) * d, dilation=d) for d in DILATIONS
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.elu(b(x)) for b in self.branches], dim=1)
+
+
+class CBlock(nn.Module):
+    """Down block: parallel dilated convolutions (1, 2, 5) + ELU, concat, 2x2 max pooling."""
+
+    def __init__(self, cin: int, width: int) -> None:
+        super().__init__()
+        self.par = _Parallel(cin, width, transposed=False)
+        self.out_channels = 3 * width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(self.par(x), 2)
+
+
+class TCBlock(nn.Module):
+    """Up block: parallel dilated transposed convolutions + ELU, concat, 2x2 upsampling
+    (omitted in the last block of the hourglass, Fig. 1 "-UpS")."""
+
+    def __init__(self, cin: int, width: int, upsample: bool = True) -> None:
+        super().__init__()
+        self.par = _Parallel(cin, width, transposed=True)
+        self.upsample = upsample
+        self.out_channels = 3 * width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.par(x)
+        return F.interpolate(y, scale_factor=2.0, mode="nearest") if self.upsample else y
+
+
+class _Hourglass(nn.Module):
+    """CBlocks down, TCBlocks up with skip connections (concatenation), last TCBlock without
+    upsampling; returns the features of the last block (the head is added by subclasses)."""
+
+    def __init__(self, cin: int, cfg: HourglassConfig) -> None:
+        super().__init__()
+        if len(cfg.up) != len(cfg.down):
+            raise ValueError("hourglass needs as many up as down blocks")
+        self.cfg = cfg
+        self.down = nn.ModuleList()
+        skips = [cin]
+        ch = cin
+        for w in cfg.down:
+            blk = CBlock(ch, w)
+            self.down.append(blk)
+            ch = blk.out_channels
+            skips.append(ch)
+        skips.pop()  # the bottleneck output is not a skip
+        self.up = nn.ModuleList()
+        for w in cfg.up:
+            blk = TCBlock(ch, w, upsample=True)
+            self.up.append(blk)
+            ch = blk.out_channels + skips.pop()
+        self.last = TCBlock(ch, cfg.last, upsample=False)
+        self.features = self.last.out_channels
+
+    @property
+    def multiple(self) -> int:
+        return 2**self.cfg.depth
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [x]
+        h = x
+        for blk in self.down:
+            h = blk(h)
+            skips.append(h)
+        skips.pop()
+        for blk in self.up:
+            h = torch.cat([blk(h), skips.pop()], dim=1)
+        return self.last(h)
+
+
+class InpaintGenerator(_Hourglass):
+    """Inpainting generator ``g(r, c, Cf)`` (Sec. 2); inputs noise r (3 channels), mask c (1) and
+    known data Cf (3), output in [0, 1] through a hard sigmoid."""
+
+    def __init__(self, cfg: HourglassConfig | None = None) -> None:
+        cfg = cfg or HourglassConfig()
+        k = cfg.image_channels
+        super().__init__(2 * k + 1, cfg)
+        self.head = nn.ConvTranspose2d(self.features, k, KERNEL, padding=KERNEL // 2)
+
+    def forward(self, r: torch.Tensor, c: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        return F.hardsigmoid(self.head(self.trunk(torch.cat([r, c, known], dim=1))))
+
+    def inpaint(self, f: torch.Tensor, c: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """Eq. (1): ``u = (I - C) g(r, c, Cf) + Cf``."""
+        known = c * f
+        return (1.0 - c) * self(r, c, known) + known
+
+
+class _BinariseSTE(torch.autograd.Function):
+    """Hard rounding ``floor(c + 0.5)`` forward; identity (linear) gradient backward (Sec. 3.1)."""
+
+    @staticmethod
+    def forward(ctx: Any, c: torch.Tensor) -> torch.Tensor:
+        return torch.floor(c + 0.5)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad
+
+
+def binarise(c: torch.Tensor) -> torch.Tensor:
+    """Exactly binary in the forward pass, straight-through gradient in the backward pass."""
+    return _BinariseSTE.apply(c)
+
+
+class MaskGenerator(_Hourglass):
+    """Mask generator ``m(r, f)`` (Sec. 3.2): hourglass whose last layer is the binarisation
+    block (transposed conv to one channel -> hard sigmoid -> hard rounding, Sec. 3.1).
+    Returns ``(b, c)``: the binary mask and the confidence before rounding."""
+
+    def __init__(self, cfg: HourglassConfig | None = None) -> None:
+        cfg = cfg or HourglassConfig()
+        k = cfg.image_channels
+        super().__init__(2 * k, cfg)
+        self.head = nn.ConvTranspose2d(self.features, 1, KERNEL, padding=KERNEL // 2)
+
+    def forward(self, r: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = F.hardsigmoid(self.head(self.trunk(torch.cat([r, f], dim=1))))
+        return binarise(c), c
+
+
+class NormConv2d(nn.Conv2d):
+    """Convolution whose every output filter is normalised to unit 2-norm (Sec. 2, after [30]):
+    the effective weight is ``v / ||v||_2`` per output channel."""
+
+    def normalised_weight(self) -> torch.Tensor:
+        v = self.weight
+        norm = v.flatten(1).norm(dim=1).clamp_min(1e-12)
+        return v / norm.view(-1, 1, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.normalised_weight(), self.bias)
+
+
+class Critic(nn.Module):
+    """Critic ``d(u, c)``: FBlocks (5x5 stride-2 conv + LeakyReLU) on image and mask, then a
+    1x1 convolution to one channel averaged over space. All weights unit 2-norm per filter."""
+
+    def __init__(self, cfg: CriticConfig | None = None) -> None:
+        super().__init__()
+        cfg = cfg or CriticConfig()
+        self.cfg = cfg
+        ch = cfg.image_channels + 1
+        self.blocks = nn.ModuleList()
+        for w in cfg.widths:
+            self.blocks.append(NormConv2d(ch, w, KERNEL, stride=2, padding=KERNEL // 2))
+            ch = w
+        self.out = NormConv2d(ch, 1, 1)
+
+    def forward(self, u: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([u, c], dim=1)
+        for conv in self.blocks:
+            h = F.leaky_relu(conv(h), self.cfg.slope)
+        return self.out(h).mean(dim=(1, 2, 3))
+
+
+# --------------------------------------------------------------------------- weights I/O
+
+
+def weights_dir() -> Path:
+    """``$SPARSECODEC_WEIGHTS`` if set, else ``weights/`` at the repository root."""
+    env = os.environ.get("SPARSECODEC_WEIGHTS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "weights"
+
+
+@dataclass
+class WGANBundle:
+    """Networks loaded from one weights file plus its metadata."""
+
+    generator: InpaintGenerator | None = None
+    mask_generator: MaskGenerator | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _cfg_from(meta: dict[str, str], key: str) -> HourglassConfig:
+    d = json.loads(meta[key])
+    return HourglassConfig(
+        down=tuple(d["down"]),
+        up=tuple(d["up"]),
+        last=int(d["last"]),
+        image_channels=int(d["image_channels"]),
+    )
+
+
+def save_bundle(
+    path: str | Path,
+    generator: InpaintGenerator | None,
+    mask_generator: MaskGenerator | None = None,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Write generator (``g.*``) and/or mask generator (``m.*``) weights as safetensors."""
+    from safetensors.torch import save_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    md: dict[str, str] = {k: str(v) for k, v in (meta or {}).items()}
+    if generator is not None:
+        tensors.update(
+            {f"g.{k}": v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+        )
+        md["g_config"] = json.dumps(asdict(generator.cfg))
+    if mask_generator is not None:
+        tensors.update(
+            {
+                f"m.{k}": v.detach().cpu().contiguous()
+                for k, v in mask_generator.state_dict().items()
+            }
+        )
+        md["m_config"] = json.dumps(asdict(mask_generator.cfg))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=md)
+    os.replace(tmp, path)
+
+
+def load_bundle(name_or_path: str | Path, device: str = "cpu") -> WGANBundle:
+    """Load networks from a safetensors file (a path, or a name in :func:`weights_dir`)."""
+    from safetensors import safe_open
+
+    p = Path(name_or_path)
+    if not p.suffix:
+        p = weights_dir() / f"{p.name}.safetensors"
+    if not p.is_file():
+        raise WeightsError(
+            f"WGAN weights not found: {p} (train with python -m sparsecodec.training.mask_wgan "
+            "or set SPARSECODEC_WEIGHTS to the folder holding them)"
+        )
+    try:
+        with safe_open(str(p), framework="pt", device="cpu") as fh:
+            meta = dict(fh.metadata() or {})
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+    except Exception as exc:  # corrupt or non-safetensors file
+        raise WeightsError(f"cannot read WGAN weights {p}: {exc}") from None
+    bundle = WGANBundle(meta=meta)
+    try:
+        if "g_config" in meta:
+            g = InpaintGenerator(_cfg_from(meta, "g_config"))
+            g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("g.")})
+            bundle.generator = g.to(device).eval()
+        if "m_config" in meta:
+            m = MaskGenerator(_cfg_from(meta, "m_config"))
+            m.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("m.")})
+            bundle.mask_generator = m.to(device).eval()
+    except (RuntimeError, KeyError, ValueError) as exc:
+        msg = str(exc).splitlines()[0]
+        raise WeightsError(f"WGAN weights {p} do not match the architecture: {msg}") from None
+    if bundle.generator is None and bundle.mask_generator is None:
+        raise WeightsError(f"WGAN weights {p} hold no generator")
+    return bundle

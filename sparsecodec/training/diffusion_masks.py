@@ -1,0 +1,465 @@
+"""Train the learned diffusion-inpainting mask generator (Alt, Peter & Weickert 2021).
+
+Two U-Nets are trained jointly: the mask network M (density conditioned, sigmoid output rescaled
+to mean <= density) minimises the inpainting loss ``||u - f||^2 + alpha / (var(c) + eps)``
+(Sec. 3) where ``u = I(f, c)`` is the output of the surrogate inpainting network I; I minimises
+the residual loss ``||C(u - f) - (I - C) A u||^2`` of the homogeneous diffusion inpainting
+equation (A = 5-point Laplacian, reflecting boundaries). Each loss only updates its own network.
+
+Usage::
+
+    python -m sparsecodec.training.diffusion_masks --out runs/learned --minutes 90 --threads 1
+    python -m sparsecodec.training.diffusion_masks --out runs/learned --resume --minutes 30
+    python -m sparsecodec.training.diffusion_masks --out runs/learned \
+        --export weights/learned_masks.safetensors
+    torchrun --nproc_per_node 4 -m sparsecodec.training.diffusion_masks --device cuda ...
+
+Outputs in ``--out``: ``last.pt`` / ``best.pt`` (checkpoints, load with ``weights_only=True``),
+``log.jsonl`` (one JSON object per logged step / validation), ``mask_net.safetensors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..masks.learned import FORMAT, coin_flips, rescale_probabilities
+from ..nets.unet import InpaintNet, MaskNet, count_parameters
+from .data import RandomCrops, default_data_dir, val_crops
+
+DEFAULT_DENSITIES = (0.02, 0.03, 0.05, 0.1)
+
+
+def laplacian(u: torch.Tensor) -> torch.Tensor:
+    """5-point Laplacian (grid size 1) of (N,C,H,W) with reflecting (homogeneous Neumann)
+    boundaries: the mirrored neighbour outside the image equals the boundary pixel."""
+    p = F.pad(u, (1, 1, 1, 1), mode="replicate")
+    return p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:] - 4.0 * u
+
+
+def residual_loss(u: torch.Tensor, f: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Mean of ``(C(u - f) - (I - C) A u)^2`` (Alt et al. 2021, residual loss)."""
+    r = c * (u - f) - (1.0 - c) * laplacian(u)
+    return (r * r).mean()
+
+
+def variance_regulariser(c: torch.Tensor, eps: float) -> torch.Tensor:
+    """Mean over the batch of ``1 / (var(c) + eps)`` (per-mask variance; Alt et al. 2021)."""
+    var = c.var(dim=(1, 2, 3), unbiased=False)
+    return (1.0 / (var + eps)).mean()
+
+
+def sample_densities(n: int, densities: tuple[float, ...], rng: np.random.Generator) -> np.ndarray:
+    """Half from the listed densities, half log-uniform over their range (conditioning)."""
+    lo, hi = math.log(min(densities)), math.log(max(densities))
+    listed = rng.choice(np.asarray(densities), size=n)
+    cont = np.exp(rng.uniform(lo, hi, size=n))
+    return np.where(rng.random(n) < 0.5, listed, cont).astype(np.float32)
+
+
+def random_soft_masks(d: torch.Tensor, shape: tuple[int, ...], g: torch.Generator) -> torch.Tensor:
+    """Random masks for surrogate warm-up: binary random masks at density ``d`` mixed with
+    random non-binary ones, all with mean about ``d``."""
+    n = shape[0]
+    u = torch.rand(shape, generator=g)
+    dd = d.reshape(-1, 1, 1, 1)
+    binary = (u < dd).float()
+    soft = torch.rand(shape, generator=g) ** 4
+    soft = soft * (dd / soft.mean(dim=(1, 2, 3), keepdim=True))
+    pick = (torch.rand(n, 1, 1, 1, generator=g) < 0.5).float()
+    return (pick * binary + (1 - pick) * soft.clamp(0, 1)).to(d.device)
+
+
+def joint_step(
+    mask_net: MaskNet,
+    inpaint_net: InpaintNet,
+    opt_m: torch.optim.Optimizer,
+    opt_i: torch.optim.Optimizer,
+    f: torch.Tensor,
+    d: torch.Tensor,
+    *,
+    alpha: float = 0.01,
+    eps: float = 1e-4,
+    loss_scale: float = 255.0,
+    reduce: Any = None,
+) -> dict[str, float]:
+    """One joint update (Alt et al. 2021): M minimises ``||u - f||^2 + alpha R(c)``, I minimises
+    the residual loss; each loss only updates its own network. ``f`` is (N,1,H,W) in [0,1],
+    ``d`` (N,) target densities; ``reduce`` averages gradients across processes (DDP)."""
+    c = mask_net(f, d)
+    u = inpaint_net(f, c)
+    mse = ((u - f) ** 2).mean() * loss_scale**2
+    reg = variance_regulariser(c, eps)
+    loss_m = mse + alpha * reg
+    loss_r = residual_loss(u, f, c.detach())
+    params_m = list(mask_net.parameters())
+    params_i = list(inpaint_net.parameters())
+    grads_m = torch.autograd.grad(loss_m, params_m, retain_graph=True)
+    grads_i = torch.autograd.grad(loss_r, params_i)
+    if reduce is not None:
+        reduce(grads_m)
+        reduce(grads_i)
+    for p, g in zip(params_m, grads_m, strict=True):
+        p.grad = g
+    for p, g in zip(params_i, grads_i, strict=True):
+        p.grad = g
+    opt_m.step()
+    opt_i.step()
+    return {
+        "loss_m": loss_m.item(),
+        "mse": mse.item(),
+        "reg": reg.item(),
+        "res": loss_r.item(),
+        "c_mean": c.detach().mean().item(),
+        "c_var": c.detach().var().item(),
+    }
+
+
+class Trainer:
+    """Holds both networks, optimisers, data and the distributed setup."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        dev = args.device
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.init_process_group("nccl" if dev.startswith("cuda") else "gloo")
+            if dev.startswith("cuda"):
+                dev = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        self.device = torch.device(dev)
+        torch.manual_seed(args.seed)
+        arch = (args.base, args.scales, args.layers)
+        self.M = MaskNet(*arch).to(self.device)
+        self.I = InpaintNet(*arch).to(self.device)
+        self.opt_m = torch.optim.Adam(self.M.parameters(), lr=args.lr)
+        self.opt_i = torch.optim.Adam(self.I.parameters(), lr=args.lr)
+        self.data = RandomCrops(args.data, args.crop, grey=True, seed=args.seed + 1000 * self.rank)
+        self.rng = np.random.default_rng(args.seed + 7 + 1000 * self.rank)
+        self.gen = torch.Generator().manual_seed(args.seed + 11 + 1000 * self.rank)
+        self.step = 0
+        self.elapsed = 0.0  # training seconds over all (resumed) runs
+        self.best = -np.inf
+        self.out = Path(args.out)
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+        self.densities = tuple(float(x) for x in args.densities.split(","))
+        self.val = None
+        if self.rank == 0 and args.val_count > 0:
+            self.val = val_crops(args.val_data, args.val_crop, args.val_count, grey=True)[:, 0]
+        if self.world > 1:
+            self._broadcast()
+
+    # ---------------------------------------------------------------- distributed helpers
+    def _broadcast(self) -> None:
+        import torch.distributed as dist
+
+        for net in (self.M, self.I):
+            for p in net.parameters():
+                dist.broadcast(p.data, 0)
+
+    def _allreduce(self, grads: tuple[torch.Tensor, ...]) -> None:
+        if self.world == 1:
+            return
+        import torch.distributed as dist
+
+        for g in grads:
+            dist.all_reduce(g)
+            g /= self.world
+
+    # ---------------------------------------------------------------- training
+    def lr_factor(self) -> float:
+        """Constant learning rate, dropped 5x for the last 15 % of the time/step budget."""
+        a = self.args
+        frac = 0.0
+        if a.minutes:
+            frac = max(frac, self.elapsed / (60 * a.minutes))
+        if a.steps:
+            frac = max(frac, self.step / a.steps)
+        return 0.2 if frac > 0.85 else 1.0
+
+    def train_step(self) -> dict[str, float]:
+        a = self.args
+        f = self.data.torch_batch(a.batch, self.device)
+        d = torch.from_numpy(sample_densities(a.batch, self.densities, self.rng)).to(self.device)
+        for opt in (self.opt_m, self.opt_i):
+            for grp in opt.param_groups:
+                grp["lr"] = a.lr * self.lr_factor()
+        warm = self.step < a.warmup
+        if warm:  # surrogate only, on random masks
+            c = random_soft_masks(d, tuple(f.shape), self.gen).to(self.device)
+            u = self.I(f, c)
+            loss_r = residual_loss(u, f, c)
+            grads_i = torch.autograd.grad(loss_r, list(self.I.parameters()))
+            self._allreduce(grads_i)
+            for p, g in zip(self.I.parameters(), grads_i, strict=True):
+                p.grad = g
+            self.opt_i.step()
+            return {"res": loss_r.item()}
+        return joint_step(
+            self.M,
+            self.I,
+            self.opt_m,
+            self.opt_i,
+            f,
+            d,
+            alpha=a.alpha,
+            eps=a.eps,
+            loss_scale=a.loss_scale,
+            reduce=self._allreduce,
+        )
+
+    # ---------------------------------------------------------------- validation
+    def validate(self) -> dict[str, Any]:
+        """PSNR of the real diffusion inpainting on val crops: learned vs random masks."""
+        assert self.val is not None
+        a = self.args
+        solve, solver_name = real_solver()
+        self.M.eval()
+        out: dict[str, Any] = {"solver": solver_name}
+        rng = np.random.default_rng(1234)
+        for dens in (float(x) for x in a.val_densities.split(",")):
+            with torch.no_grad():
+                f = torch.from_numpy(self.val[:, None]).to(self.device)
+                c = self.M(f, torch.full((len(self.val),), dens, device=self.device))
+            c = c[:, 0].double().cpu().numpy()
+            ps_l, ps_r, dens_l = [], [], []
+            for img, prob in zip(self.val, c, strict=True):
+                img255 = img.astype(np.float64) * 255.0
+                m = coin_flips(rescale_probabilities(prob, dens), rng)
+                r = coin_flips(np.full(img.shape, dens), rng)
+                ps_l.append(psnr(solve(img255, m), img255))
+                ps_r.append(psnr(solve(img255, r), img255))
+                dens_l.append(m.mean())
+            out[f"psnr_learned_{dens}"] = float(np.mean(ps_l))
+            out[f"psnr_random_{dens}"] = float(np.mean(ps_r))
+            out[f"density_learned_{dens}"] = float(np.mean(dens_l))
+        self.M.train()
+        return out
+
+    # ---------------------------------------------------------------- checkpoints
+    def state(self) -> dict[str, Any]:
+        return {
+            "M": self.M.state_dict(),
+            "I": self.I.state_dict(),
+            "opt_m": self.opt_m.state_dict(),
+            "opt_i": self.opt_i.state_dict(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "best": self.best,
+            "data_rng": json.dumps(self.data.state()),
+            "rng": json.dumps(self.rng.bit_generator.state),
+            "gen": self.gen.get_state(),
+            "args": json.dumps(vars(self.args)),
+        }
+
+    def save(self, name: str) -> None:
+        if self.rank != 0:
+            return
+        tmp = self.out / (name + ".tmp")
+        torch.save(self.state(), tmp)
+        os.replace(tmp, self.out / name)
+
+    def load(self, path: Path) -> None:
+        st = torch.load(path, map_location=self.device, weights_only=True)
+        self.M.load_state_dict(st["M"])
+        self.I.load_state_dict(st["I"])
+        self.opt_m.load_state_dict(st["opt_m"])
+        self.opt_i.load_state_dict(st["opt_i"])
+        self.step = int(st["step"])
+        self.elapsed = float(st["elapsed"])
+        self.best = float(st["best"])
+        if self.rank == 0:
+            self.data.set_state(json.loads(st["data_rng"]))
+            self.rng.bit_generator.state = json.loads(st["rng"])
+            self.gen.set_state(st["gen"])
+
+    def log(self, record: dict[str, Any]) -> None:
+        if self.rank != 0:
+            return
+        with open(self.out / "log.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    # ---------------------------------------------------------------- main loop
+    def run(self) -> None:
+        a = self.args
+        if a.resume and (self.out / "last.pt").is_file():
+            self.load(self.out / "last.pt")
+            if self.rank == 0:
+                print(f"resumed at step {self.step} ({self.elapsed / 60:.1f} min)", flush=True)
+        if self.rank == 0:
+            n = count_parameters(self.M)
+            print(f"mask net {n} params, surrogate {count_parameters(self.I)} params", flush=True)
+        t_last = time.perf_counter()
+        t_ckpt = t_val = self.elapsed
+        budget = 60 * a.minutes if a.minutes else math.inf
+        acc: dict[str, list[float]] = {}
+        while (not a.steps or self.step < a.steps) and self.elapsed < budget:
+            rec = self.train_step()
+            self.step += 1
+            now = time.perf_counter()
+            self.elapsed += now - t_last
+            t_last = now
+            for k, v in rec.items():
+                acc.setdefault(k, []).append(v)
+            if self.step % a.log_every == 0:
+                row = {"step": self.step, "time": round(self.elapsed, 1)}
+                row.update({k: float(np.mean(v)) for k, v in acc.items()})
+                acc = {}
+                self.log(row)
+                if self.rank == 0:
+                    print(json.dumps(row), flush=True)
+            if self.val is not None and self.elapsed - t_val >= 60 * a.val_minutes:
+                self._validate_and_keep()
+                t_val = self.elapsed
+                t_last = time.perf_counter()  # validation time is not training time
+            if self.elapsed - t_ckpt >= 60 * a.ckpt_minutes:
+                self.save("last.pt")
+                t_ckpt = self.elapsed
+        if self.val is not None:
+            self._validate_and_keep()
+        self.save("last.pt")
+        if self.rank == 0:
+            src = self.out / ("best.pt" if (self.out / "best.pt").is_file() else "last.pt")
+            export(src, self.out / "mask_net.safetensors")
+            print(f"done: step {self.step}, {self.elapsed / 60:.1f} min", flush=True)
+
+    def _validate_and_keep(self) -> None:
+        if self.rank != 0:
+            return
+        v = self.validate()
+        key = [k for k in v if k.startswith("psnr_learned_")]
+        score = float(np.mean([v[k] for k in key]))
+        v.update({"step": self.step, "time": round(self.elapsed, 1), "val_score": score})
+        self.log(v)
+        print(json.dumps(v), flush=True)
+        if score > self.best:
+            self.best = score
+            self.save("best.pt")
+
+
+def psnr(u: np.ndarray, f: np.ndarray) -> float:
+    """PSNR in dB for images in [0,255]."""
+    mse = float(np.mean((np.clip(u, 0, 255) - f) ** 2))
+    return 10 * math.log10(255.0**2 / max(mse, 1e-12))
+
+
+def real_solver() -> tuple[Any, str]:
+    """The project's diffusion solver (``sparsecodec.inpainting.solve``) if present, else a
+    scipy sparse direct solve of the same 5-point system (validation fallback only)."""
+    try:
+        from ..inpainting import solve
+
+        def run(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            try:
+                return solve(img, mask, solver="multigrid").u
+            except Exception:
+                return solve(img, mask, solver="cg").u
+
+        return run, "sparsecodec.inpainting"
+    except ImportError:
+        return _direct_solve, "scipy-direct-fallback"
+
+
+def _direct_solve(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import spsolve
+
+    h, w = img.shape
+
+    def lap1(k: int) -> sp.csr_matrix:
+        main = -2.0 * np.ones(k)
+        main[0] = main[-1] = -1.0
+        if k == 1:
+            main[:] = 0.0
+        return sp.diags([np.ones(k - 1), main, np.ones(k - 1)], [-1, 0, 1])
+
+    a = sp.kron(sp.eye(h), lap1(w)) + sp.kron(lap1(h), sp.eye(w))
+    c = mask.ravel().astype(np.float64)
+    m = sp.diags(c) - sp.diags(1 - c) @ a
+    return spsolve(m.tocsc(), c * img.ravel()).reshape(h, w)
+
+
+def export(ckpt: Path, out: Path) -> None:
+    """Write the mask network of checkpoint ``ckpt`` as safetensors with its architecture."""
+    from safetensors.torch import save_file
+
+    st = torch.load(ckpt, map_location="cpu", weights_only=True)
+    args = json.loads(st["args"])
+    meta = {
+        "format": FORMAT,
+        "base": str(args["base"]),
+        "scales": str(args["scales"]),
+        "layers": str(args["layers"]),
+        "step": str(st["step"]),
+        "train_minutes": f"{st['elapsed'] / 60:.1f}",
+        "densities": args["densities"],
+    }
+    tensors = {k: v.contiguous() for k, v in st["M"].items()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out), metadata=meta)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    data = default_data_dir() / "bsds500"
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=str(data / "train"), help="folder of training images")
+    p.add_argument("--val-data", default=str(data / "val"), help="folder of validation images")
+    p.add_argument("--out", default="runs/learned")
+    p.add_argument("--steps", type=int, default=0, help="stop after N steps (0 = no limit)")
+    p.add_argument("--minutes", type=float, default=0, help="stop after this training time")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--export", default=None, help="only export best/last checkpoint to PATH")
+    p.add_argument("--crop", type=int, default=64)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--alpha", type=float, default=0.01)
+    p.add_argument("--eps", type=float, default=1e-4)
+    p.add_argument(
+        "--loss-scale",
+        type=float,
+        default=255.0,
+        help="inpainting MSE is measured on images scaled to [0, loss-scale]",
+    )
+    p.add_argument("--densities", default=",".join(map(str, DEFAULT_DENSITIES)))
+    p.add_argument("--warmup", type=int, default=300, help="surrogate-only steps")
+    p.add_argument("--base", type=int, default=8)
+    p.add_argument("--scales", type=int, default=5)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--ckpt-minutes", type=float, default=4.0)
+    p.add_argument("--val-minutes", type=float, default=8.0)
+    p.add_argument("--val-count", type=int, default=16)
+    p.add_argument("--val-crop", type=int, default=128)
+    p.add_argument("--val-densities", default="0.03,0.05")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.export:
+        out = Path(args.out)
+        src = out / "best.pt" if (out / "best.pt").is_file() else out / "last.pt"
+        export(src, Path(args.export))
+        print(f"exported {src} -> {args.export}")
+        return
+    Trainer(args).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,446 @@
+"""Train the inpainting WGAN and the joint mask WGAN (Peter 2022, Eq. 1-4, Sec. 4.1).
+
+Modes:
+
+* ``--mode inpaint`` -- generator g and critic d on uniformly random masks whose density is
+  drawn per sample from ``[--dmin, --dmax]`` (Table 2a "WGAN": inpainting of arbitrary masks).
+  Losses: critic Eq. (2), generator Eq. (3) with ``alpha`` (0.005) and the MAE.
+* ``--mode joint`` -- mask generator m, generator g and critic d, all updated every step; the
+  mask loss is Eq. (4): ``| |b|_1 / N - D | + beta * MAE`` with ``beta = 1``.
+
+Adam with learning rate 5e-5 (Sec. 4.1). Images: random colour crops (``--crop``) of a folder
+(default ``../shared/data/bsds500/train`` relative to the repository), random flips, values
+in [0, 1]. Validation: fixed crops of ``bsds500/val`` with random masks at 5 % and 10 %, PSNR
+of the generator (Eq. 1) versus homogeneous diffusion inpainting.
+
+Run ``python -m sparsecodec.training.mask_wgan --mode inpaint --out runs/wgan_inpaint
+--minutes 90 --threads 1``; ``--resume`` continues from ``OUT/ckpt.pt``. Under ``torchrun``
+(``WORLD_SIZE > 1``) gradients are averaged over processes with ``all_reduce``; rank 0 logs,
+validates and checkpoints. Outputs in OUT: ``ckpt.pt`` (full state, every ``--ckpt-minutes``),
+``log.csv``, ``val.csv``, ``last.safetensors`` and ``best.safetensors`` (exported networks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..nets.wgan import (
+    Critic,
+    CriticConfig,
+    HourglassConfig,
+    InpaintGenerator,
+    MaskGenerator,
+    load_bundle,
+    save_bundle,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+
+
+# ----------------------------------------------------------------------------------- data
+
+
+def load_folder(folder: Path, grey: bool = False) -> list[np.ndarray]:
+    """All images of a folder as uint8 arrays (H, W, 3) (or (H, W, 1) if ``grey``)."""
+    from PIL import Image
+
+    exts = {".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff"}
+    out = []
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() in exts:
+            with Image.open(p) as im:
+                a = np.asarray(im.convert("L" if grey else "RGB"))
+            out.append(a[..., None] if grey else a)
+    if not out:
+        raise SystemExit(f"no images in {folder}")
+    return out
+
+
+def random_crops(
+    images: list[np.ndarray], n: int, size: int, rng: np.random.Generator, flips: bool = True
+) -> torch.Tensor:
+    """``n`` random ``size`` x ``size`` crops (with random flips) as float (n, C, size, size)."""
+    batch = []
+    for _ in range(n):
+        a = images[rng.integers(len(images))]
+        y = rng.integers(a.shape[0] - size + 1)
+        x = rng.integers(a.shape[1] - size + 1)
+        c = a[y : y + size, x : x + size]
+        if flips and rng.random() < 0.5:
+            c = c[:, ::-1]
+        if flips and rng.random() < 0.5:
+            c = c[::-1]
+        batch.append(np.ascontiguousarray(c.transpose(2, 0, 1)))
+    return torch.from_numpy(np.stack(batch).astype(np.float32) / 255.0)
+
+
+def random_masks(n: int, size: int, dmin: float, dmax: float, gen: torch.Generator) -> torch.Tensor:
+    """Uniformly random masks (n, 1, size, size), density drawn per sample in [dmin, dmax]."""
+    d = dmin + (dmax - dmin) * torch.rand(n, 1, 1, 1, generator=gen)
+    return (torch.rand(n, 1, size, size, generator=gen) < d).float()
+
+
+def exact_random_mask(h: int, w: int, density: float, rng: np.random.Generator) -> np.ndarray:
+    m = np.zeros(h * w, bool)
+    m[rng.choice(h * w, max(1, round(density * h * w)), replace=False)] = True
+    return m.reshape(h, w)
+
+
+def diffusion_inpaint(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Homogeneous diffusion (Laplace) inpainting of an (H, W, C) image for validation; uses the
+    project's solver when available, else a direct sparse solve (small crops only)."""
+    try:
+        from ..inpainting import solve
+
+        return np.moveaxis(solve(np.moveaxis(img, -1, 0), mask).u, 0, -1)
+    except ImportError:
+        pass
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spl
+
+    h, w = mask.shape
+    n = h * w
+    idx = np.arange(n).reshape(h, w)
+    rows, cols = [], []
+    for a, b in ((idx[:, :-1], idx[:, 1:]), (idx[:-1], idx[1:])):
+        rows += [a.ravel(), b.ravel()]
+        cols += [b.ravel(), a.ravel()]
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    adj = sp.csr_matrix((np.ones(r.size), (r, c)), shape=(n, n))
+    lap = sp.diags(np.asarray(adj.sum(1)).ravel()) - adj
+    m = mask.ravel()
+    a = sp.diags(m.astype(float)) + sp.diags((~m).astype(float)) @ lap
+    a = a.tocsc()
+    lu = spl.splu(a)
+    out = np.empty_like(img, dtype=np.float64)
+    for ch in range(img.shape[-1]):
+        out[..., ch] = lu.solve(np.where(m, img[..., ch].ravel(), 0.0)).reshape(h, w)
+    return out
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+class Validator:
+    """Fixed validation crops + random masks; diffusion baseline computed once."""
+
+    def __init__(self, folder: Path, n: int, size: int, densities=(0.05, 0.10)) -> None:
+        rng = np.random.default_rng(1234)
+        imgs = load_folder(folder)
+        self.f = random_crops(imgs, n, size, rng, flips=False)  # (n,3,s,s) in [0,1]
+        self.densities = densities
+        self.masks = {
+            d: torch.from_numpy(
+                np.stack([exact_random_mask(size, size, d, rng) for _ in range(n)])[:, None]
+            ).float()
+            for d in densities
+        }
+        gen = torch.Generator().manual_seed(99)
+        self.r = torch.rand(self.f.shape, generator=gen)
+        ref = (self.f.numpy() * 255).transpose(0, 2, 3, 1)
+        self.ref = ref
+        self.baseline = {}
+        for d in densities:
+            vals = []
+            for i in range(n):
+                u = diffusion_inpaint(ref[i], self.masks[d][i, 0].numpy().astype(bool))
+                vals.append(psnr(ref[i], np.clip(u, 0, 255)))
+            self.baseline[d] = float(np.mean(vals))
+
+    @torch.no_grad()
+    def __call__(
+        self, g: InpaintGenerator, m: MaskGenerator | None, device: str, density: float
+    ) -> dict[str, float]:
+        g.eval()
+        res: dict[str, float] = {}
+        f = self.f.to(device)
+        r = self.r.to(device)
+        for d in self.densities:
+            u = g.inpaint(f, self.masks[d].to(device), r).cpu().numpy().transpose(0, 2, 3, 1)
+            res[f"psnr_g_{d:g}"] = float(
+                np.mean([psnr(self.ref[i], u[i] * 255) for i in range(len(u))])
+            )
+            res[f"psnr_hd_{d:g}"] = self.baseline[d]
+        if m is not None:
+            m.eval()
+            b, _ = m(torch.flip(r, dims=(2,)), f)
+            u = g.inpaint(f, b, r).cpu().numpy().transpose(0, 2, 3, 1)
+            res["mask_density"] = float(b.mean())
+            res["psnr_mg"] = float(np.mean([psnr(self.ref[i], u[i] * 255) for i in range(len(u))]))
+            mae = float(np.mean(np.abs(u - self.ref / 255)))
+            res["mask_val_loss"] = abs(float(b.mean()) - density) + mae  # Eq. (4), beta = 1
+            m.train()
+        g.train()
+        return res
+
+
+# ------------------------------------------------------------------------------- training
+
+
+def _allreduce_grads(params, world: int) -> None:
+    import torch.distributed as dist
+
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mode", choices=("inpaint", "joint"), default="inpaint")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA / "bsds500" / "train")
+    ap.add_argument("--val", type=Path, default=DEFAULT_DATA / "bsds500" / "val")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--minutes", type=float, default=60.0, help="wall-time budget of this run")
+    ap.add_argument("--max-steps", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--crop", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--alpha", type=float, default=0.005, help="critic weight in Eq. (3)")
+    ap.add_argument("--beta", type=float, default=1.0, help="MAE weight in Eq. (4)")
+    ap.add_argument("--density", type=float, default=0.10, help="target D of Eq. (4) (joint)")
+    ap.add_argument("--dmin", type=float, default=0.03)
+    ap.add_argument("--dmax", type=float, default=0.20)
+    ap.add_argument(
+        "--init-generator",
+        type=Path,
+        default=None,
+        help="safetensors file whose generator initialises g (joint mode)",
+    )
+    ap.add_argument("--width-scale", type=float, default=1.0)
+    ap.add_argument("--ckpt-minutes", type=float, default=4.0)
+    ap.add_argument("--val-minutes", type=float, default=8.0)
+    ap.add_argument("--val-n", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+
+    torch.set_num_threads(a.threads)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if a.device.startswith("cuda") else "gloo")
+        if a.device.startswith("cuda"):
+            a.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    dev = a.device
+    t_start = time.time()
+    a.out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = a.out / "ckpt.pt"
+
+    s = a.width_scale
+    hcfg = HourglassConfig()
+    hcfg = HourglassConfig(
+        down=tuple(max(2, round(w * s)) for w in hcfg.down),
+        up=tuple(max(2, round(w * s)) for w in hcfg.up),
+        last=max(2, round(hcfg.last * s)),
+    )
+    g = InpaintGenerator(hcfg).to(dev)
+    d = Critic(CriticConfig()).to(dev)
+    m = MaskGenerator(hcfg).to(dev) if a.mode == "joint" else None
+    if a.init_generator is not None and not (a.resume and ckpt_path.exists()):
+        src = load_bundle(a.init_generator).generator
+        if src is None or src.cfg != hcfg:
+            raise SystemExit("--init-generator: no generator of the same architecture")
+        g.load_state_dict(src.state_dict())
+    opt_g = torch.optim.Adam(g.parameters(), lr=a.lr)
+    opt_d = torch.optim.Adam(d.parameters(), lr=a.lr)
+    opt_m = torch.optim.Adam(m.parameters(), lr=a.lr) if m is not None else None
+
+    step, trained_seconds, best = 0, 0.0, -1e9
+    rng = np.random.default_rng(a.seed * 1000 + rank)
+    gen = torch.Generator().manual_seed(a.seed * 1000 + rank + 1)
+    if a.resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        g.load_state_dict(ck["g"])
+        d.load_state_dict(ck["d"])
+        opt_g.load_state_dict(ck["opt_g"])
+        opt_d.load_state_dict(ck["opt_d"])
+        if m is not None:
+            m.load_state_dict(ck["m"])
+            opt_m.load_state_dict(ck["opt_m"])
+        step, trained_seconds, best = ck["step"], ck["seconds"], ck["best"]
+        rng = np.random.default_rng([a.seed, rank, step])
+        gen.manual_seed(a.seed * 1000 + rank + 1 + step)
+        if rank == 0:
+            print(f"resumed at step {step} ({trained_seconds / 60:.1f} min trained)", flush=True)
+
+    images = load_folder(a.data)
+    validator = Validator(a.val, a.val_n, a.crop) if rank == 0 else None
+    meta = {
+        "mode": a.mode,
+        "data": str(a.data),
+        "crop": a.crop,
+        "batch": a.batch * world,
+        "lr": a.lr,
+        "alpha": a.alpha,
+        "beta": a.beta,
+        "density": a.density if a.mode == "joint" else f"{a.dmin}-{a.dmax} random",
+    }
+    (a.out / "config.json").write_text(json.dumps({**meta, **vars(a)}, default=str, indent=1))
+
+    log_new = not (a.out / "log.csv").exists()
+    log_f = open(a.out / "log.csv", "a", newline="") if rank == 0 else None
+    log = csv.writer(log_f) if log_f else None
+    if log and log_new:
+        log.writerow(["step", "seconds", "loss_d", "loss_g", "mae", "loss_m", "density"])
+
+    def checkpoint(final: bool = False, val: dict | None = None) -> None:
+        if rank != 0:
+            return
+        state = {
+            "g": g.state_dict(),
+            "d": d.state_dict(),
+            "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict(),
+            "step": step,
+            "seconds": trained_seconds + (time.time() - t_run),
+            "best": best,
+            "args": vars(a),
+        }
+        if m is not None:
+            state["m"] = m.state_dict()
+            state["opt_m"] = opt_m.state_dict()
+        torch.save(state, ckpt_path.with_suffix(".tmp"))
+        os.replace(ckpt_path.with_suffix(".tmp"), ckpt_path)
+        md = {**meta, "steps": step, "train_seconds": round(state["seconds"])}
+        if val:
+            md["val"] = json.dumps(val)
+        save_bundle(a.out / "last.safetensors", g, m, md)
+
+    def validate() -> None:
+        nonlocal best
+        if validator is None:
+            return
+        res = validator(g, m, dev, a.density)
+        res.update(step=step, seconds=round(trained_seconds + time.time() - t_run))
+        new = not (a.out / "val.csv").exists()
+        with open(a.out / "val.csv", "a", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(res))
+            if new:
+                w.writeheader()
+            w.writerow(res)
+        print("val", json.dumps(res), flush=True)
+        score = (
+            -res["mask_val_loss"]
+            if m is not None
+            else float(np.mean([v for k, v in res.items() if k.startswith("psnr_g_")]))
+        )
+        if score > best:
+            best = score
+            md = {**meta, "steps": step, "train_seconds": res["seconds"], "val": json.dumps(res)}
+            save_bundle(a.out / "best.safetensors", g, m, md)
+        checkpoint(val=res)
+
+    t_run = time.time()
+    budget = a.minutes * 60 - (t_run - t_start)
+    last_ckpt = last_val = time.time()
+    if step == 0:
+        validate()
+    g.train()
+    d.train()
+    while True:
+        elapsed = time.time() - t_run
+        stop = elapsed > budget or (a.max_steps and step >= a.max_steps)
+        if world > 1:
+            flag = torch.tensor([float(stop)], device=dev)
+            torch.distributed.all_reduce(flag)
+            stop = bool(flag.item())
+        if stop:
+            break
+        f = random_crops(images, a.batch, a.crop, rng).to(dev)
+        r_g = torch.rand(f.shape, generator=gen).to(dev)
+        if m is None:
+            b = random_masks(a.batch, a.crop, a.dmin, a.dmax, gen).to(dev)
+        else:
+            r_m = torch.rand(f.shape, generator=gen).to(dev)
+            b, _ = m(r_m, f)
+        u = g.inpaint(f, b, r_g)
+
+        # Eq. (2): critic, conditioned on the mask.
+        loss_d = (d(u.detach(), b.detach()) - d(f, b.detach())).mean()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        if world > 1:
+            _allreduce_grads(d.parameters(), world)
+        opt_d.step()
+
+        # Eq. (3): generator; Eq. (4): mask generator.
+        mae = (f - u).abs().mean()
+        loss_g = -a.alpha * d(u, b).mean() + mae
+        opt_g.zero_grad(set_to_none=True)
+        if m is not None:
+            dens = b.mean(dim=(1, 2, 3))
+            loss_m = (dens - a.density).abs().mean() + a.beta * mae
+            gp = list(g.parameters())
+            mp = list(m.parameters())
+            grads_g = torch.autograd.grad(loss_g, gp, retain_graph=True)
+            grads_m = torch.autograd.grad(loss_m, mp)
+            for p, gr in zip(gp, grads_g):
+                p.grad = gr
+            opt_m.zero_grad(set_to_none=True)
+            for p, gr in zip(mp, grads_m):
+                p.grad = gr
+            if world > 1:
+                _allreduce_grads(mp, world)
+            opt_m.step()
+        else:
+            loss_g.backward()
+            loss_m = torch.zeros(())
+            dens = b.mean(dim=(1, 2, 3))
+        if world > 1:
+            _allreduce_grads(g.parameters(), world)
+        opt_g.step()
+        step += 1
+
+        if log and (step % 10 == 0 or step == 1):
+            log.writerow(
+                [
+                    step,
+                    round(trained_seconds + time.time() - t_run, 1),
+                    f"{loss_d.item():.5f}",
+                    f"{loss_g.item():.5f}",
+                    f"{mae.item():.5f}",
+                    f"{loss_m.item():.5f}",
+                    f"{dens.mean().item():.4f}",
+                ]
+            )
+            log_f.flush()
+        now = time.time()
+        if now - last_val > a.val_minutes * 60:
+            validate()
+            last_val = last_ckpt = time.time()
+        elif now - last_ckpt > a.ckpt_minutes * 60:
+            checkpoint()
+            last_ckpt = now
+    validate()
+    if log_f:
+        log_f.close()
+    if rank == 0:
+        print(
+            f"done: {step} steps, {(trained_seconds + time.time() - t_run) / 60:.1f} min",
+            flush=True,
+        )
+    if world > 1:
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

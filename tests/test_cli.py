@@ -1,0 +1,147 @@
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from sparsecodec.cli import cli
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def png(tmp_path, small_colour):
+    p = tmp_path / "in.png"
+    Image.fromarray(small_colour).save(p)
+    return p
+
+
+def _fails_cleanly(result, out_path=None):
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    msg = [ln for ln in result.output.strip().splitlines() if ln.strip()]
+    assert len(msg) >= 1 and "Error" in result.output
+    if out_path is not None:
+        assert not out_path.exists()
+        assert not [p for p in out_path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_encode_decode_info_roundtrip(runner, png, tmp_path):
+    out = tmp_path / "a.bin"
+    rec = tmp_path / "rec.png"
+    r = runner.invoke(cli, ["encode", str(png), "-d", "0.1", "-o", str(out), "--save-recon",
+                            str(rec), "--save-mask", str(tmp_path / "m.png"), "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    stats = json.loads(r.output)
+    dec = tmp_path / "dec.png"
+    r = runner.invoke(cli, ["decode", str(out), "-o", str(dec)])
+    assert r.exit_code == 0, r.output
+    a = np.asarray(Image.open(dec))
+    np.testing.assert_array_equal(a, np.asarray(Image.open(rec)))
+    from sparsecodec.metrics import psnr
+
+    assert abs(psnr(np.asarray(Image.open(png)), a) - stats["psnr"]) < 0.01
+    r = runner.invoke(cli, ["info", str(out)])
+    assert r.exit_code == 0 and "bits_per_mask_point" in r.output
+    assert Image.open(tmp_path / "m.png").size == (40, 48)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "I;16", "LA"])
+def test_converted_inputs_warn(runner, tmp_path, small_colour, mode):
+    img = Image.fromarray(small_colour)
+    if mode == "I;16":
+        img = Image.fromarray((small_colour[..., 0].astype(np.uint16) * 257))
+    else:
+        img = img.convert(mode)
+    p = tmp_path / "x.png"
+    img.save(p)
+    r = runner.invoke(cli, ["encode", str(p), "-d", "0.1", "-o", str(tmp_path / "x.bin")])
+    assert r.exit_code == 0, r.output
+    assert "warning:" in r.output
+
+
+@pytest.mark.parametrize("fmt", ["PPM", "JPEG", "TIFF", "BMP"])
+def test_input_formats(runner, tmp_path, small_colour, fmt):
+    p = tmp_path / f"x.{fmt.lower()}"
+    Image.fromarray(small_colour).save(p, format=fmt)
+    r = runner.invoke(cli, ["encode", str(p), "-d", "0.1", "-o", str(tmp_path / "x.bin")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["decode", str(tmp_path / "x.bin"), "-o", str(tmp_path / "y.ppm")])
+    assert r.exit_code == 0 and Image.open(tmp_path / "y.ppm").size == (40, 48)
+
+
+def test_bad_images(runner, tmp_path):
+    out = tmp_path / "o.bin"
+    _fails_cleanly(runner.invoke(cli, ["encode", str(tmp_path / "missing.png"), "-o", str(out)]),
+                   out)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    _fails_cleanly(runner.invoke(cli, ["encode", str(empty), "-o", str(out)]), out)
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image at all" * 10)
+    _fails_cleanly(runner.invoke(cli, ["encode", str(junk), "-o", str(out)]), out)
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((7, 30), np.uint8)).save(tiny)
+    _fails_cleanly(runner.invoke(cli, ["encode", str(tiny), "-o", str(out)]), out)
+
+
+@pytest.mark.parametrize("d", ["0", "-0.5", "1.01", "abc"])
+def test_bad_density(runner, png, tmp_path, d):
+    out = tmp_path / "o.bin"
+    _fails_cleanly(runner.invoke(cli, ["encode", str(png), "-d", d, "-o", str(out)]), out)
+
+
+def test_bad_options(runner, png, tmp_path):
+    out = tmp_path / "o.bin"
+    _fails_cleanly(runner.invoke(cli, ["encode", str(png), "--mask", "nope", "-o", str(out)]), out)
+    _fails_cleanly(runner.invoke(cli, ["encode", str(png), "--quant", "1", "-o", str(out)]), out)
+
+
+def test_bad_bitstreams(runner, png, tmp_path):
+    good = tmp_path / "g.bin"
+    assert runner.invoke(cli, ["encode", str(png), "-d", "0.1", "-o", str(good)]).exit_code == 0
+    data = good.read_bytes()
+    rng = np.random.default_rng(0)
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x10
+    # header claiming a 16384 x 16384 image with a valid CRC
+    huge = bytearray(data)
+    struct.pack_into("<HH", huge, 5, 16384, 16384)
+    huge[-4:] = struct.pack("<I", zlib.crc32(bytes(huge[:-4])))
+    cases = {
+        "truncated.bin": data[: len(data) // 2],
+        "corrupt.bin": bytes(flipped),
+        "random.bin": rng.integers(0, 256, 500).astype(np.uint8).tobytes(),
+        "empty.bin": b"",
+        "huge.bin": bytes(huge),
+    }
+    for name, blob in cases.items():
+        p = tmp_path / name
+        p.write_bytes(blob)
+        out = tmp_path / (name + ".png")
+        _fails_cleanly(runner.invoke(cli, ["decode", str(p), "-o", str(out)]), out)
+        r = runner.invoke(cli, ["info", str(p)])
+        assert r.exit_code != 0 and "Traceback" not in r.output
+
+
+def test_subprocess_help_and_error(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "sparsecodec", "--help"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and "encode" in r.stdout
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"xyz")
+    r = subprocess.run([sys.executable, "-m", "sparsecodec", "decode", str(bad), "-o",
+                        str(tmp_path / "o.png")], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert not (tmp_path / "o.png").exists()

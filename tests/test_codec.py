@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+import sparsecodec
+from sparsecodec.errors import BitstreamError, ImageError, OptionError
+
+
+@pytest.mark.parametrize("grey", [True, False])
+@pytest.mark.parametrize("mask", ["belhachmi", "random"])
+def test_encode_decode_matches_prediction(small_colour, grey, mask):
+    img = small_colour.mean(axis=2).round().astype(np.uint8) if grey else small_colour
+    res = sparsecodec.encode_image(img, 0.1, mask, levels=32, seed=7)
+    out = sparsecodec.decode(res.data)
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    np.testing.assert_array_equal(out, res.reconstruction)
+    assert abs(sparsecodec.metrics.psnr(img, out) - res.stats["psnr"]) < 1e-9
+    assert res.stats["bytes"] == len(res.data)
+    p = res.stats["parts"]
+    assert p["header"] + p["mask"] + p["values"] <= len(res.data)
+
+
+def test_decoded_mask_and_values_are_exact(small_colour):
+    from sparsecodec.coding import dequantise, read_stream
+
+    img = small_colour
+    res = sparsecodec.encode_image(img, 0.08, "belhachmi", levels=256, colour="rgb")
+    header, m, q = read_stream(res.data)
+    np.testing.assert_array_equal(m, res.mask)
+    for c in range(3):
+        np.testing.assert_array_equal(dequantise(q[c], 256), img[..., c][m].astype(float))
+
+
+def test_full_density_with_256_levels_is_lossless(small_colour):
+    img = small_colour[..., 0]
+    out = sparsecodec.decode(sparsecodec.encode(img, 1.0, "random", levels=256))
+    np.testing.assert_array_equal(out, img)
+
+
+def test_psnr_improves_with_density(small_colour):
+    lo = sparsecodec.encode_image(small_colour, 0.03).stats["psnr"]
+    hi = sparsecodec.encode_image(small_colour, 0.3).stats["psnr"]
+    assert hi > lo + 3
+
+
+def test_inpaint_api_colour_matches_per_channel(small_colour):
+    m = sparsecodec.make_mask(small_colour, 0.1)
+    u = sparsecodec.inpaint(small_colour, m, tol=1e-10)
+    for c in range(3):
+        uc = sparsecodec.inpaint(small_colour[..., c], m, solver="cg", tol=1e-10)
+        assert np.abs(u[..., c] - uc).max() < 1e-4
+
+
+def test_bad_inputs():
+    with pytest.raises(ImageError):
+        sparsecodec.encode(np.zeros((7, 20), np.uint8))
+    with pytest.raises(OptionError):
+        sparsecodec.encode(np.zeros((20, 20), np.uint8), density=0)
+    with pytest.raises(OptionError):
+        sparsecodec.encode(np.zeros((20, 20), np.uint8), levels=1)
+    with pytest.raises(BitstreamError):
+        sparsecodec.decode(b"")
+    with pytest.raises(BitstreamError):
+        sparsecodec.decode(b"SPCD" + bytes(100))

@@ -1,0 +1,386 @@
+"""Tests of sparsecodec.coding: quantisation, mask/value coders, header and container."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+import time
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sparsecodec.coding import (
+    FORMAT_VERSION,
+    Header,
+    decode_mask,
+    decode_values,
+    dequantise,
+    encode_mask,
+    encode_values,
+    parse_header,
+    part_sizes,
+    quantise,
+    read_stream,
+    write_stream,
+)
+from sparsecodec.errors import BitstreamError, OptionError
+
+FUZZ_EXAMPLES = int(os.environ.get("SPARSECODEC_FUZZ_EXAMPLES", "200"))
+
+
+def entropy_floor_bits(mask: np.ndarray) -> float:
+    """i.i.d. floor: total bits H(d) * H * W of a mask of density d."""
+    d = mask.mean()
+    return mask.size * float(-(d * np.log2(d) + (1 - d) * np.log2(1 - d)))
+
+
+def random_mask(shape, density, seed=0):
+    return np.random.default_rng(seed).random(shape) < density
+
+
+def small_stream(channels=1, seed=0, shape=(9, 13), levels=None):
+    rng = np.random.default_rng(seed)
+    mask = rng.random(shape) < 0.3
+    mask[0, 0] = True
+    levels = levels or (16,) * channels
+    q = np.stack([rng.integers(0, L, mask.sum()) for L in levels])
+    header = Header(
+        width=shape[1], height=shape[0], channels=channels, levels=levels, seed=seed, flags=1
+    )
+    return write_stream(header, mask, q), header, mask, q
+
+
+def with_crc(body: bytes) -> bytes:
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+# ----------------------------------------------------------------------------- quantisation
+
+
+def test_quantise_known_values():
+    v = np.array([0.0, 8.4, 8.6, 127.5, 254.9, 255.0, 300.0, -5.0])
+    q = quantise(v, 16)
+    assert q.tolist() == [0, 0, 1, 8, 15, 15, 15, 0]
+    assert np.allclose(dequantise(np.array([0, 1, 15]), 16), [0.0, 17.0, 255.0])
+
+
+@pytest.mark.parametrize("levels", [2, 3, 17, 64, 255, 256])
+def test_quantise_roundtrip_error_bounded(levels):
+    v = np.linspace(0, 255, 1001)
+    q = quantise(v, levels)
+    assert q.min() == 0 and q.max() == levels - 1
+    assert np.abs(dequantise(q, levels) - v).max() <= 255 / (levels - 1) / 2 + 1e-9
+    assert np.array_equal(quantise(dequantise(q, levels), levels), q)
+
+
+@pytest.mark.parametrize("levels", [0, 1, 257, 2.5, "x"])
+def test_quantise_rejects_bad_levels(levels):
+    with pytest.raises(OptionError):
+        quantise(np.zeros(3), levels)
+
+
+# ----------------------------------------------------------------------------- mask coder
+
+MASK_CASES = [
+    ((1, 1), 1.0),
+    ((1, 50), 0.2),
+    ((50, 1), 0.2),
+    ((1, 1000), 0.05),
+    ((8, 8), 0.1),
+    ((8, 8), 0.5),
+    ((17, 31), 0.02),
+    ((33, 65), 0.3),
+    ((64, 48), 0.9),
+    ((100, 100), 0.05),
+]
+
+
+@pytest.mark.parametrize(("shape", "density"), MASK_CASES)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mask_roundtrip(shape, density, seed):
+    mask = random_mask(shape, density, seed)
+    data = encode_mask(mask)
+    out = decode_mask(data, *shape)
+    assert out.dtype == bool and out.shape == shape
+    assert np.array_equal(out, mask)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (40, 30)])
+def test_mask_trivial_masks(shape):
+    for mask in (np.zeros(shape, bool), np.ones(shape, bool)):
+        data = encode_mask(mask)
+        assert len(data) <= 4
+        assert np.array_equal(decode_mask(data, *shape), mask)
+    single = np.zeros(shape, bool)
+    single[shape[0] // 2, shape[1] - 1] = True
+    assert np.array_equal(decode_mask(encode_mask(single), *shape), single)
+
+
+def test_mask_accepts_01_arrays_and_rejects_others():
+    m = random_mask((10, 10), 0.3).astype(np.uint8)
+    assert np.array_equal(decode_mask(encode_mask(m), 10, 10), m.astype(bool))
+    with pytest.raises(OptionError):
+        encode_mask(np.full((4, 4), 2))
+    with pytest.raises(OptionError):
+        encode_mask(np.zeros(5, bool))
+
+
+def test_mask_random_near_iid_floor():
+    mask = random_mask((256, 256), 0.05, seed=3)
+    bits = 8 * len(encode_mask(mask))
+    assert bits < 1.04 * entropy_floor_bits(mask)
+
+
+def test_mask_structure_beats_iid_floor():
+    # a jittered regular grid has strong spatial structure; a context coder must exploit it
+    rng = np.random.default_rng(0)
+    mask = np.zeros((200, 200), bool)
+    ys, xs = np.mgrid[2:200:5, 2:200:5]
+    mask[ys + rng.integers(-1, 2, ys.shape), xs + rng.integers(-1, 2, xs.shape)] = True
+    bits = 8 * len(encode_mask(mask))
+    assert bits < 0.8 * entropy_floor_bits(mask)
+
+
+def test_decode_mask_garbage_raises_or_decodes():
+    rng = np.random.default_rng(5)
+    for n in range(0, 60):
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        try:
+            out = decode_mask(data, 12, 20)
+        except BitstreamError:
+            continue
+        assert out.shape == (12, 20)
+    with pytest.raises(BitstreamError):
+        decode_mask(b"\xff\xff\xff\xff\x0f", 10, 10)  # more points than pixels
+
+
+# ----------------------------------------------------------------------------- value coder
+
+
+@pytest.mark.parametrize("levels", [(2,), (7,), (64,), (256,), (16, 16, 16), (256, 5, 64)])
+@pytest.mark.parametrize("shape", [(1, 40), (8, 8), (31, 45)])
+def test_values_roundtrip(levels, shape):
+    rng = np.random.default_rng(len(levels) * 100 + shape[0])
+    mask = rng.random(shape) < 0.25
+    mask[-1, -1] = True
+    n = int(mask.sum())
+    q = np.stack([rng.integers(0, L, n) for L in levels])
+    data = encode_values(q, levels, mask)
+    out = decode_values(data, levels, mask, len(levels))
+    assert out.shape == q.shape
+    assert np.array_equal(out, q)
+
+
+def test_values_smooth_image_beats_iid():
+    h, w = 96, 128
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = 127.5 + 100 * np.sin(xx / 17.0) * np.cos(yy / 23.0)
+    mask = random_mask((h, w), 0.1, seed=2)
+    rgb = np.stack([img, 0.8 * img + 20, 255 - img])[:, mask]
+    levels = (64, 64, 64)
+    q = np.stack([quantise(rgb[c], 64) for c in range(3)])
+    data = encode_values(q, levels, mask)
+    assert np.array_equal(decode_values(data, levels, mask, 3), q)
+    iid = 0.0
+    for c in range(3):
+        _, counts = np.unique(q[c], return_counts=True)
+        p = counts / counts.sum()
+        iid += -(counts * np.log2(p)).sum()
+    assert 8 * len(data) < 0.6 * iid
+
+
+def test_values_validation():
+    mask = random_mask((6, 6), 0.5)
+    n = int(mask.sum())
+    with pytest.raises(OptionError):
+        encode_values(np.zeros((1, n + 1), int), (16,), mask)
+    with pytest.raises(OptionError):
+        encode_values(np.full((1, n), 16), (16,), mask)
+    with pytest.raises(OptionError):
+        encode_values(np.zeros((2, n), int), (16,), mask)
+    with pytest.raises(OptionError):
+        encode_values(np.zeros((1, n), int), (1,), mask)
+    assert encode_values(np.zeros((1, 0), int), (16,), np.zeros((3, 3), bool)) == b""
+
+
+# ----------------------------------------------------------------------------- container
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_stream_roundtrip(channels):
+    levels = (32,) if channels == 1 else (32, 8, 256)
+    data, header, mask, q = small_stream(channels, seed=4, shape=(23, 41), levels=levels)
+    h2, m2, q2 = read_stream(data)
+    assert np.array_equal(m2, mask) and np.array_equal(q2, q)
+    assert dataclasses.replace(h2, mask_bytes=0, values_bytes=0) == header
+    sizes = part_sizes(data)
+    assert sizes["header"] + sizes["mask"] + sizes["values"] + sizes["crc"] == len(data)
+    assert sizes["header"] == h2.size and sizes["mask"] == h2.mask_bytes
+
+
+def test_stream_all_header_fields_preserved():
+    mask = np.zeros((5, 7), bool)
+    mask[2, 3] = True
+    header = Header(
+        width=7, height=5, channels=3, levels=(2, 100, 256), colour=1, mask_strategy=200,
+        decoder=1, seed=2**32 - 1, flags=255,
+    )  # fmt: skip
+    h2, m2, q2 = read_stream(write_stream(header, mask, np.array([[1], [99], [255]])))
+    assert (h2.colour, h2.mask_strategy, h2.decoder, h2.seed, h2.flags, h2.levels) == (
+        1, 200, 1, 2**32 - 1, 255, (2, 100, 256),
+    )  # fmt: skip
+    assert q2.tolist() == [[1], [99], [255]] and np.array_equal(m2, mask)
+
+
+def test_stream_empty_mask():
+    header = Header(width=4, height=3, channels=1, levels=(16,))
+    h2, m2, q2 = read_stream(write_stream(header, np.zeros((3, 4), bool), np.zeros((1, 0), int)))
+    assert not m2.any() and q2.shape == (1, 0)
+
+
+def test_bad_magic():
+    data, *_ = small_stream()
+    with pytest.raises(BitstreamError, match="magic"):
+        read_stream(b"XPCD" + data[4:])
+    with pytest.raises(BitstreamError, match="magic"):
+        read_stream(b"")
+
+
+def test_unknown_version_message():
+    data, *_ = small_stream()
+    bad = with_crc(data[:4] + bytes([7]) + data[5:-4])
+    with pytest.raises(BitstreamError) as info:
+        read_stream(bad)
+    msg = str(info.value)
+    assert f"unsupported format version 7 (this sparsecodec reads version {FORMAT_VERSION})" in msg
+    assert "\n" not in msg
+
+
+def test_crc_detects_every_single_bit_flip_in_payload():
+    data, *_ = small_stream()
+    for i in range(len(data)):
+        flipped = bytearray(data)
+        flipped[i] ^= 1 << (i % 8)
+        with pytest.raises(BitstreamError):
+            read_stream(bytes(flipped))
+
+
+def test_truncation_at_every_prefix_and_trailing_bytes():
+    data, *_ = small_stream(channels=3)
+    for n in range(len(data)):
+        with pytest.raises(BitstreamError):
+            read_stream(data[:n])
+    with pytest.raises(BitstreamError, match="trailing"):
+        read_stream(data + b"\0")
+
+
+def _raw_header(width, height, channels=1, levels=(16,), mbytes=0, vbytes=0):
+    fixed = struct.pack(
+        "<4sBHHBBBBBIII", b"SPCD", 1, width, height, channels, 0, 0, 0, 0, 0, mbytes, vbytes
+    )
+    return fixed + bytes(v - 1 for v in levels)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "channels", "pattern"),
+    [
+        (0, 10, 1, "size"),
+        (10, 0, 1, "size"),
+        (16385, 1, 1, "size"),
+        (16384, 16384, 1, "exceeds"),
+        (10, 10, 2, "channels"),
+    ],
+)
+def test_absurd_dimensions(width, height, channels, pattern):
+    levels = (16,) * channels
+    stream = with_crc(_raw_header(width, height, channels, levels) + b"\0")
+    with pytest.raises(BitstreamError, match=pattern):
+        read_stream(stream)
+
+
+def test_payload_lengths_must_match():
+    stream = with_crc(_raw_header(10, 10, mbytes=2**32 - 1, vbytes=5))
+    with pytest.raises(BitstreamError, match="truncated"):
+        read_stream(stream)
+
+
+def test_header_constructor_validates():
+    with pytest.raises(OptionError):
+        Header(width=0, height=4, channels=1, levels=(16,))
+    with pytest.raises(OptionError):
+        Header(width=4, height=4, channels=3, levels=(16,))
+    with pytest.raises(OptionError):
+        Header(width=4, height=4, channels=1, levels=(300,))
+    with pytest.raises(OptionError):
+        Header(width=4, height=4, channels=1, levels=(16,), seed=-1)
+    h = Header(width=4, height=4, channels=1, levels=(16,))
+    assert parse_header(h.to_bytes()) == h
+
+
+def test_write_stream_rejects_mismatched_inputs():
+    header = Header(width=4, height=3, channels=1, levels=(16,))
+    with pytest.raises(OptionError):
+        write_stream(header, np.zeros((4, 3), bool), np.zeros((1, 0), int))
+    with pytest.raises(OptionError):
+        write_stream(header, np.ones((3, 4), bool), np.zeros((3, 12), int))
+
+
+# ----------------------------------------------------------------------------- fuzzing
+
+_FUZZ_STREAMS = [small_stream(1, seed=1)[0], small_stream(3, seed=2, shape=(12, 7))[0]]
+
+
+def _decode_or_error(data: bytes) -> None:
+    start = time.perf_counter()
+    try:
+        header, mask, q = read_stream(data)
+        assert mask.shape == (header.height, header.width)
+        assert q.shape == (header.channels, int(mask.sum()))
+    except BitstreamError as exc:
+        assert "\n" not in str(exc)
+    assert time.perf_counter() - start < 5.0
+
+
+@settings(
+    max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    which=st.integers(0, len(_FUZZ_STREAMS) - 1),
+    edits=st.lists(
+        st.tuples(st.sampled_from(["set", "insert", "delete"]), st.integers(0, 10**6),
+                  st.integers(0, 255)),
+        min_size=1, max_size=4,
+    ),
+    cut=st.one_of(st.none(), st.integers(0, 10**6)),
+    fix_crc=st.booleans(),
+)  # fmt: skip
+def test_fuzz_mutated_streams(which, edits, cut, fix_crc):
+    data = bytearray(_FUZZ_STREAMS[which])
+    for op, pos, value in edits:
+        pos %= len(data) + 1
+        if op == "insert":
+            data.insert(pos, value)
+        elif pos < len(data):
+            if op == "set":
+                data[pos] = value
+            else:
+                del data[pos]
+    if cut is not None and data:
+        del data[cut % len(data) :]
+    if fix_crc and len(data) > 4:
+        # re-seal so that the payload decoders themselves see the corrupted bytes
+        data = bytearray(with_crc(bytes(data[:-4])))
+    _decode_or_error(bytes(data))
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@given(payload=st.binary(max_size=300), height=st.integers(1, 30), width=st.integers(1, 30))
+def test_fuzz_random_payloads_with_valid_header(payload, height, width):
+    # a valid header with a random payload split: exercises both entropy decoders directly
+    split = len(payload) // 3
+    header = _raw_header(width, height, 3, (256, 7, 33), split, len(payload) - split)
+    _decode_or_error(with_crc(header + payload))

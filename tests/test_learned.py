@@ -1,0 +1,207 @@
+"""Tests of the learned diffusion masks (Alt, Peter & Weickert 2021): networks, binarisation,
+safe weight loading and the joint training step."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from sparsecodec.errors import OptionError, WeightsError  # noqa: E402
+from sparsecodec.masks import learned  # noqa: E402
+from sparsecodec.nets.unet import InpaintNet, MaskNet, UNet, rescale_to_density  # noqa: E402
+from sparsecodec.training.diffusion_masks import (  # noqa: E402
+    joint_step,
+    laplacian,
+    residual_loss,
+)
+
+REPO_WEIGHTS = Path(learned.__file__).resolve().parents[2] / "weights" / learned.DEFAULT_WEIGHTS
+
+
+def _image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    img = 128 + 60 * np.sin(x / 5.0) * np.cos(y / 7.0) + 40 * (x > w // 2)
+    return np.clip(img + rng.normal(0, 3, (h, w)), 0, 255)
+
+
+def _tiny_weights(tmp_path: Path) -> Path:
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    net = MaskNet(base=4, scales=3, layers=1)
+    path = tmp_path / "tiny.safetensors"
+    meta = {"format": learned.FORMAT, "base": "4", "scales": "3", "layers": "1"}
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata=meta)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    learned._load_net.cache_clear()
+    yield
+    learned._load_net.cache_clear()
+
+
+def test_unet_shapes_and_multiple():
+    net = UNet(2, 3, base=4, scales=4, layers=1)
+    assert net.multiple == 8
+    out = net(torch.zeros(2, 2, 24, 40))
+    assert out.shape == (2, 3, 24, 40)
+    m = MaskNet(base=4, scales=3, layers=1)
+    i = InpaintNet(base=4, scales=3, layers=1)
+    f = torch.rand(3, 1, 16, 12)
+    c = m(f, torch.tensor([0.02, 0.05, 0.1]))
+    assert c.shape == f.shape
+    assert i(f, c).shape == f.shape
+
+
+def test_rescale_to_density_caps_mean_only_when_exceeded():
+    c = torch.stack([torch.full((1, 8, 8), 0.5), torch.full((1, 8, 8), 0.01)])
+    d = torch.tensor([0.05, 0.05])
+    r = rescale_to_density(c, d)
+    assert r[0].mean().item() == pytest.approx(0.05, rel=1e-6)
+    assert torch.equal(r[1], c[1])  # below the target: unchanged
+
+
+@pytest.mark.parametrize("density", [0.02, 0.05, 0.3])
+def test_rescale_probabilities_hits_density(density):
+    rng = np.random.default_rng(1)
+    p = rng.random((37, 53)) ** 6  # very peaked: the rescaling saturates at 1 and redistributes
+    q = learned.rescale_probabilities(p, density)
+    assert q.mean() == pytest.approx(density, rel=1e-6)
+    assert q.min() >= 0 and q.max() <= 1
+    assert learned.rescale_probabilities(np.zeros((4, 4)), 0.1).mean() == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("shape", [(33, 47), (17, 5), (1, 9), (64, 64)])
+def test_network_pass_odd_sizes(tmp_path, shape):
+    path = _tiny_weights(tmp_path)
+    c = learned.mask_probabilities(_image(*shape), 0.05, weights=str(path))
+    assert c.shape == shape
+    assert c.dtype == np.float64
+    assert np.all((c >= 0) & (c <= 1))
+    assert c.mean() <= 0.05 + 1e-6
+
+
+def test_deterministic_binarisation_and_density(tmp_path):
+    path = _tiny_weights(tmp_path)
+    img = _image(61, 75)
+    a = learned.learned_mask(img, 0.05, seed=3, samples=1, weights=str(path))
+    b = learned.learned_mask(img, 0.05, seed=3, samples=1, weights=str(path))
+    c = learned.learned_mask(img, 0.05, seed=4, samples=1, weights=str(path))
+    assert a.dtype == bool and a.shape == img.shape
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+    n = img.size
+    # binomial-like count: within 4 standard deviations of the target
+    assert abs(a.sum() - 0.05 * n) <= 4 * np.sqrt(n * 0.05 * 0.95)
+
+
+def test_best_of_samples_uses_real_solver(tmp_path):
+    from sparsecodec.inpainting import solve
+
+    path = _tiny_weights(tmp_path)
+    img = _image(40, 48)
+    best = learned.learned_mask(img, 0.05, seed=0, samples=3, weights=str(path), solver="cg")
+    err_best = np.mean((solve(img, best, solver="cg").u - img) ** 2)
+    # the candidates are the first three coin-flip draws of the same generator
+    p = learned.rescale_probabilities(
+        learned.mask_probabilities(img, 0.05, weights=str(path)), 0.05
+    )
+    rng = np.random.default_rng(0)
+    errs = [np.mean((solve(img, m, solver="cg").u - img) ** 2)
+            for m in (learned.coin_flips(p, rng) for _ in range(3))]
+    assert err_best == pytest.approx(min(errs), rel=1e-9)
+
+
+class _Boom:
+    def __reduce__(self):
+        return (os.system, ("touch " + str(_Boom.sentinel),))
+
+
+def test_loading_weights_executes_no_code(tmp_path):
+    # a pickle that would run a command when unpickled, disguised as a weight file
+    _Boom.sentinel = tmp_path / "executed"
+    evil = tmp_path / "evil.safetensors"
+    evil.write_bytes(pickle.dumps({"x": _Boom()}))
+    with pytest.raises(WeightsError):
+        learned.mask_probabilities(_image(16, 16), 0.05, weights=str(evil))
+    assert not _Boom.sentinel.exists()
+
+
+def test_missing_or_foreign_weights_raise(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARSECODEC_WEIGHTS", str(tmp_path))
+    with pytest.raises(WeightsError, match="not found"):
+        learned.learned_mask(_image(16, 16), 0.05)
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / learned.DEFAULT_WEIGHTS))
+    with pytest.raises(WeightsError):
+        learned.learned_mask(_image(16, 16), 0.05)
+
+
+def test_bad_options():
+    with pytest.raises(OptionError):
+        learned.learned_mask(_image(8, 8), 0.0)
+    with pytest.raises(OptionError):
+        learned.learned_mask(_image(8, 8), 0.05, samples=0)
+    with pytest.raises(OptionError):
+        learned.learned_mask(_image(8, 8), 0.05, bogus=1)
+
+
+def test_laplacian_reflecting_boundaries():
+    u = torch.rand(1, 1, 9, 11, dtype=torch.float64)
+    a = laplacian(u)
+    # Neumann Laplacian: symmetric with constants in its null space -> entries sum to zero
+    assert abs(a.sum().item()) < 1e-10
+    assert torch.allclose(laplacian(torch.full((1, 1, 5, 5), 3.0)), torch.zeros(1, 1, 5, 5))
+    # interior value equals the 5-point stencil
+    i, j = 4, 5
+    ref = u[0, 0, i - 1, j] + u[0, 0, i + 1, j] + u[0, 0, i, j - 1] + u[0, 0, i, j + 1]
+    assert a[0, 0, i, j].item() == pytest.approx((ref - 4 * u[0, 0, i, j]).item())
+    # corner: the two mirrored neighbours equal the pixel itself
+    ref = u[0, 0, 1, 0] + u[0, 0, 0, 1] - 2 * u[0, 0, 0, 0]
+    assert a[0, 0, 0, 0].item() == pytest.approx(ref.item())
+
+
+def test_residual_loss_zero_for_exact_solution():
+    from sparsecodec.inpainting import solve
+
+    img = _image(12, 14)
+    rng = np.random.default_rng(0)
+    mask = rng.random(img.shape) < 0.2
+    u = solve(img, mask, solver="cg", tol=1e-12).u
+    t = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float64))[None, None]  # noqa: E731
+    assert residual_loss(t(u / 255), t(img / 255), t(mask)).item() < 1e-14
+    assert residual_loss(t(img / 255), t(img / 255), t(mask)).item() > 1e-6
+
+
+def test_training_step_runs_and_loss_decreases():
+    torch.manual_seed(0)
+    m = MaskNet(base=4, scales=3, layers=1)
+    i = InpaintNet(base=4, scales=3, layers=1)
+    opt_m = torch.optim.Adam(m.parameters(), lr=5e-3)
+    opt_i = torch.optim.Adam(i.parameters(), lr=5e-3)
+    f = torch.from_numpy(_image(32, 32)[None, None] / 255).float()
+    d = torch.tensor([0.05])
+    hist = [joint_step(m, i, opt_m, opt_i, f, d) for _ in range(12)]
+    for h in hist:
+        assert all(np.isfinite(v) for v in h.values())
+        assert h["c_mean"] <= 0.05 + 1e-6
+    assert hist[-1]["res"] < hist[0]["res"]
+    assert hist[-1]["loss_m"] < hist[0]["loss_m"]
+
+
+@pytest.mark.skipif(not REPO_WEIGHTS.is_file(), reason="no committed learned-mask weights")
+def test_committed_weights_give_target_density():
+    img = _image(70, 90)
+    m = learned.learned_mask(img, 0.05, seed=0, samples=1)
+    assert m.shape == img.shape
+    assert abs(m.mean() - 0.05) < 0.02

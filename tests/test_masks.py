@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+import sparsecodec
+from sparsecodec.errors import OptionError
+from sparsecodec.masks.belhachmi import floyd_steinberg
+
+
+@pytest.mark.parametrize("d", [0.02, 0.05, 0.1, 0.3])
+def test_belhachmi_density_within_two_percent(small_colour, d):
+    from sparsecodec.data import default_image
+
+    img = default_image()[:200, :256]
+    m = sparsecodec.make_mask(img, d, strategy="belhachmi")
+    assert m.shape == img.shape[:2] and m.dtype == bool
+    assert abs(m.mean() - d) <= 0.02 * d
+
+
+def test_belhachmi_prefers_edges():
+    img = np.zeros((64, 64))
+    img[:, 32:] = 255.0
+    m = sparsecodec.make_mask(img, 0.05, strategy="belhachmi")
+    near_edge = m[:, 28:36].sum()
+    assert near_edge >= 0.9 * m.sum()
+
+
+def test_random_mask_exact_and_seeded():
+    img = np.zeros((50, 70))
+    a = sparsecodec.make_mask(img, 0.05, strategy="random", seed=3)
+    b = sparsecodec.make_mask(img, 0.05, strategy="random", seed=3)
+    c = sparsecodec.make_mask(img, 0.05, strategy="random", seed=4)
+    assert a.sum() == round(0.05 * 50 * 70)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
+
+
+def test_floyd_steinberg_preserves_mean():
+    p = np.full((60, 60), 0.25)
+    assert abs(floyd_steinberg(p).mean() - 0.25) < 0.01
+
+
+@pytest.mark.parametrize("d", [0.0, -0.1, 1.5, float("nan")])
+def test_bad_density(d):
+    with pytest.raises(OptionError):
+        sparsecodec.make_mask(np.zeros((16, 16)), d)
+
+
+def test_unknown_strategy():
+    with pytest.raises(OptionError, match="unknown mask strategy"):
+        sparsecodec.make_mask(np.zeros((16, 16)), 0.1, strategy="nope")

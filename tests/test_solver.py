@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+from reference import neumann_laplacian, spsolve_inpaint
+
+from sparsecodec.errors import SolverError
+from sparsecodec.inpainting import Preconditioner, solve
+from sparsecodec.inpainting.operators import laplacian
+
+CASES = [
+    (17, 23, 0.05),
+    (32, 32, 0.02),
+    (33, 65, 0.1),
+    (64, 48, 0.3),
+    (1, 40, 0.1),
+    (40, 1, 0.1),
+    (2, 9, 0.2),
+]
+
+
+def _mask(rng, H, W, d):
+    m = rng.random((H, W)) < d
+    if not m.any():
+        m[H // 2, W // 2] = True
+    return m
+
+
+def test_numpy_laplacian_matches_sparse_matrix(rng):
+    u = rng.random((7, 11))
+    ref = (neumann_laplacian(7, 11) @ u.ravel()).reshape(7, 11)
+    np.testing.assert_allclose(laplacian(u), ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["cg", "multigrid"])
+@pytest.mark.parametrize("H,W,d", CASES)
+def test_solver_matches_spsolve(rng, solver, H, W, d):
+    f = rng.uniform(0, 255, (H, W))
+    m = _mask(rng, H, W, d)
+    ref = spsolve_inpaint(f, m)
+    res = solve(f, m, solver=solver, tol=1e-8, maxiter=10000)
+    assert res.converged
+    assert np.abs(res.u - ref).max() < 1e-3
+    assert res.residuals[-1] <= 1e-8 and len(res.residuals) == res.iterations + 1
+    np.testing.assert_array_equal(res.u[m], f[m])
+
+
+@pytest.mark.parametrize("solver", ["cg", "multigrid"])
+def test_single_known_pixel_gives_constant(solver):
+    m = np.zeros((31, 17), bool)
+    m[5, 9] = True
+    f = np.full(m.shape, 3.0)
+    f[5, 9] = 200.0
+    res = solve(f, m, solver=solver, tol=1e-10, maxiter=5000)
+    np.testing.assert_allclose(res.u, 200.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("solver", ["cg", "multigrid"])
+def test_source_term_matches_spsolve(rng, solver):
+    H, W = 24, 30
+    f = rng.uniform(0, 255, (H, W))
+    g = rng.normal(size=(H, W))
+    m = _mask(rng, H, W, 0.1)
+    ref = spsolve_inpaint(f, m, g)
+    res = solve(f, m, solver=solver, rhs=g, tol=1e-10, maxiter=5000)
+    assert np.abs(res.u - ref).max() < 1e-3
+
+
+def test_channels_solved_together_match_single(rng):
+    H, W = 40, 36
+    f = rng.uniform(0, 255, (3, H, W))
+    m = _mask(rng, H, W, 0.05)
+    res = solve(f, m, solver="multigrid", tol=1e-10)
+    for c in range(3):
+        assert np.abs(res.u[c] - spsolve_inpaint(f[c], m)).max() < 1e-3
+
+
+def test_warm_start_needs_fewer_iterations(rng):
+    H, W = 64, 64
+    f = rng.uniform(0, 255, (H, W))
+    m = _mask(rng, H, W, 0.05)
+    cold = solve(f, m, tol=1e-8)
+    m2 = m.copy()
+    idx = np.flatnonzero(~m2)[:3]
+    m2.flat[idx] = True
+    warm = solve(f, m2, tol=1e-8, x0=cold.u)
+    again = solve(f, m2, tol=1e-8)
+    assert warm.iterations < again.iterations
+    assert np.abs(warm.u - spsolve_inpaint(f, m2)).max() < 1e-3
+
+
+def test_preconditioner_reuse(rng):
+    m = _mask(rng, 30, 30, 0.1)
+    pre = Preconditioner(m, "multigrid")
+    for _ in range(2):
+        f = rng.uniform(0, 255, (30, 30))
+        res = solve(f, m, preconditioner=pre, tol=1e-9)
+        assert np.abs(res.u - spsolve_inpaint(f, m)).max() < 1e-3
+
+
+def test_errors():
+    with pytest.raises(SolverError, match="empty"):
+        solve(np.zeros((8, 8)), np.zeros((8, 8), bool))
+    with pytest.raises(SolverError, match="shape"):
+        solve(np.zeros((8, 8)), np.ones((8, 9), bool))
+    with pytest.raises(SolverError, match="unknown solver"):
+        solve(np.zeros((8, 8)), np.ones((8, 8), bool), solver="magic")
+
+
+def test_full_mask_returns_data(rng):
+    f = rng.random((9, 9))
+    np.testing.assert_array_equal(solve(f, np.ones((9, 9), bool)).u, f)

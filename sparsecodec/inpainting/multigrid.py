@@ -23,40 +23,32 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from .operators import _rows, lap_row
+
 # --------------------------------------------------------------------------------------------
 # Hierarchy construction
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
 def _fine_weights(known):
     """Edge weights and Dirichlet leak of the fine level (unit weights between unknowns)."""
+    unk = known == 0
     H, W = known.shape
     wx = np.zeros((H, W))
     wy = np.zeros((H, W))
+    wx[:, :-1] = unk[:, :-1] & unk[:, 1:]
+    wy[:-1] = unk[:-1] & unk[1:]
+    k = known.astype(np.float64)
     leak = np.zeros((H, W))
-    for i in range(H):
-        for j in range(W):
-            if known[i, j]:
-                continue
-            if j < W - 1:
-                if known[i, j + 1]:
-                    leak[i, j] += 1.0
-                else:
-                    wx[i, j] = 1.0
-            if j > 0 and known[i, j - 1]:
-                leak[i, j] += 1.0
-            if i < H - 1:
-                if known[i + 1, j]:
-                    leak[i, j] += 1.0
-                else:
-                    wy[i, j] = 1.0
-            if i > 0 and known[i - 1, j]:
-                leak[i, j] += 1.0
+    leak[:, :-1] += k[:, 1:]
+    leak[:, 1:] += k[:, :-1]
+    leak[:-1] += k[1:]
+    leak[1:] += k[:-1]
+    leak *= unk
     return wx, wy, leak
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _coarsen(wx, wy, leak, fy, fx):
     """Galerkin coarse level ``P^T M P`` for aggregates of ``fy x fx`` pixels."""
     H, W = wx.shape
@@ -65,29 +57,32 @@ def _coarsen(wx, wy, leak, fy, fx):
     cwx = np.zeros((Hc, Wc))
     cwy = np.zeros((Hc, Wc))
     cleak = np.zeros((Hc, Wc))
-    for i in range(H):
-        I = i // fy
-        for j in range(W):
-            J = j // fx
-            cleak[I, J] += leak[i, j]
-            if j < W - 1 and (j + 1) // fx != J:
-                cwx[I, J] += wx[i, j]
-            if i < H - 1 and (i + 1) // fy != I:
-                cwy[I, J] += wy[i, j]
+    for I in prange(Hc):
+        i1 = min(I * fy + fy, H)
+        for J in range(Wc):
+            j0 = J * fx
+            j1 = min(j0 + fx, W)
+            sl = 0.0
+            sx = 0.0
+            for i in range(I * fy, i1):
+                for j in range(j0, j1):
+                    sl += leak[i, j]
+                sx += wx[i, j1 - 1]
+            cleak[I, J] = sl
+            if j1 < W:
+                cwx[I, J] = sx
+            if i1 < H:
+                sy = 0.0
+                for j in range(j0, j1):
+                    sy += wy[i1 - 1, j]
+                cwy[I, J] = sy
     return cwx, cwy, cleak
 
 
-@njit(cache=True)
 def _diagonal(wx, wy, leak):
-    H, W = wx.shape
-    d = leak.copy()
-    for i in range(H):
-        for j in range(W):
-            d[i, j] += wx[i, j] + wy[i, j]
-            if j > 0:
-                d[i, j] += wx[i, j - 1]
-            if i > 0:
-                d[i, j] += wy[i - 1, j]
+    d = leak + wx + wy
+    d[:, 1:] += wx[:, :-1]
+    d[1:] += wy[:-1]
     return d
 
 
@@ -101,6 +96,13 @@ class Level:
     diag: np.ndarray
     fy: int
     fx: int
+
+    def __post_init__(self) -> None:
+        wyu = np.zeros_like(self.wy)
+        wyu[1:] = self.wy[:-1]
+        invd = np.where(self.diag > 0, 1.0 / np.where(self.diag > 0, self.diag, 1.0), 0.0)
+        self.op = (self.wx, self.wy, wyu, self.diag, invd)
+        self.k = _PAR if self.diag.size >= PARALLEL_MIN_NODES else _SER
 
 
 def build_hierarchy(known: np.ndarray, min_size: int = 2) -> list[Level]:
@@ -122,31 +124,73 @@ def build_hierarchy(known: np.ndarray, min_size: int = 2) -> list[Level]:
 # --------------------------------------------------------------------------------------------
 
 
+@njit(cache=True, inline="always")
+def _gs_row(cur, up, dn, rr, km, j0, W, has_up, has_dn):
+    """Gauss-Seidel update of every second pixel ``j0, j0 + 2, ...`` of one row."""
+    nv = has_up + has_dn
+    for j in range(j0, W, 2):
+        if km[j]:
+            continue
+        s = rr[j]
+        n = nv
+        if has_up:
+            s += up[j]
+        if has_dn:
+            s += dn[j]
+        if j > 0:
+            s += cur[j - 1]
+            n += 1
+        if j < W - 1:
+            s += cur[j + 1]
+            n += 1
+        cur[j] = s / n
+
+
+@njit(cache=True, inline="always")
+def _gs_row_interior(cur, up, dn, rr, km, j0, W):
+    """As :func:`_gs_row` for a row with neighbours above and below (4 neighbours inside)."""
+    j = j0
+    if j == 0:
+        if not km[0]:
+            cur[0] = (rr[0] + up[0] + dn[0] + cur[1]) / 3.0 if W > 1 else (rr[0] + up[0] + dn[0]) / 2.0
+        j = 2
+    while j < W - 1:
+        if not km[j]:
+            cur[j] = 0.25 * (rr[j] + up[j] + dn[j] + cur[j - 1] + cur[j + 1])
+        j += 2
+    if j == W - 1 and W > 1 and not km[j]:
+        cur[j] = (rr[j] + up[j] + dn[j] + cur[j - 1]) / 3.0
+
+
 @njit(cache=True, parallel=True)
 def _smooth_fine(e, r, known, colour):
     """One Gauss-Seidel half-sweep over pixels with ``(i + j) % 2 == colour``."""
     C, H, W = e.shape
     for i in prange(H):
-        for j in range((i + colour) % 2, W, 2):
-            if known[i, j]:
-                continue
-            n = 0
-            for c in range(C):
-                s = r[c, i, j]
-                n = 0
-                if i > 0:
-                    s += e[c, i - 1, j]
-                    n += 1
-                if i < H - 1:
-                    s += e[c, i + 1, j]
-                    n += 1
-                if j > 0:
-                    s += e[c, i, j - 1]
-                    n += 1
-                if j < W - 1:
-                    s += e[c, i, j + 1]
-                    n += 1
-                e[c, i, j] = s / n
+        j0 = (i + colour) % 2
+        km = known[i]
+        for c in range(C):
+            cur = e[c, i]
+            rr = r[c, i]
+            if 0 < i < H - 1:
+                _gs_row_interior(cur, e[c, i - 1], e[c, i + 1], rr, km, j0, W)
+            else:
+                up = e[c, i - 1] if i > 0 else cur
+                dn = e[c, i + 1] if i < H - 1 else cur
+                _gs_row(cur, up, dn, rr, km, j0, W, i > 0, i < H - 1)
+
+
+@njit(cache=True, inline="always")
+def _accumulate(out, r, t, fx, W):
+    """``out[j // fx] += r[j] + t[j]`` (restriction by summing aggregates along a row)."""
+    if fx == 2:
+        for J in range(W // 2):
+            out[J] += r[2 * J] + t[2 * J] + r[2 * J + 1] + t[2 * J + 1]
+        if W % 2:
+            out[W // 2] += r[W - 1] + t[W - 1]
+    else:
+        for j in range(W):
+            out[j] += r[j] + t[j]
 
 
 @njit(cache=True, parallel=True)
@@ -154,14 +198,15 @@ def _first_half_sweep_fine(e, r, known, colour):
     """Half-sweep from a zero iterate: ``e = r / diag`` on one colour, 0 elsewhere."""
     C, H, W = e.shape
     for i in prange(H):
-        for j in range(W):
-            if known[i, j] or (i + j) % 2 != colour:
-                for c in range(C):
-                    e[c, i, j] = 0.0
-                continue
-            n = (i > 0) + (i < H - 1) + (j > 0) + (j < W - 1)
-            for c in range(C):
-                e[c, i, j] = r[c, i, j] / n
+        km = known[i]
+        nv = (i > 0) + (i < H - 1)
+        for c in range(C):
+            er = e[c, i]
+            rr = r[c, i]
+            er[:] = 0.0
+            for j in range((i + colour) % 2, W, 2):
+                if not km[j]:
+                    er[j] = rr[j] / (nv + (j > 0) + (j < W - 1))
 
 
 @njit(cache=True, parallel=True)
@@ -169,28 +214,17 @@ def _residual_restrict_fine(e, r, known, fy, fx, Hc, Wc):
     """Coarse residual ``P^T (r - M e)`` of the fine level."""
     C, H, W = e.shape
     rc = np.zeros((C, Hc, Wc))
+    tmp = np.empty((Hc, W))
     for I in prange(Hc):
+        t = tmp[I]
         for i in range(I * fy, min(I * fy + fy, H)):
-            for j in range(W):
-                if known[i, j]:
-                    continue
-                J = j // fx
-                for c in range(C):
-                    s = 0.0
-                    n = 0
-                    if i > 0:
-                        s += e[c, i - 1, j]
-                        n += 1
-                    if i < H - 1:
-                        s += e[c, i + 1, j]
-                        n += 1
-                    if j > 0:
-                        s += e[c, i, j - 1]
-                        n += 1
-                    if j < W - 1:
-                        s += e[c, i, j + 1]
-                        n += 1
-                    rc[c, I, J] += r[c, i, j] - n * e[c, i, j] + s
+            km = known[i]
+            for c in range(C):
+                cur, up, dn = _rows(e, c, i, H)
+                lap_row(t, cur, up, dn, km, i > 0, i < H - 1)
+                rr = r[c, i]
+                out = rc[c, I]
+                _accumulate(out, rr, t, fx, W)
     return rc
 
 
@@ -199,76 +233,112 @@ def _prolong_fine(e, ec, known, fy, fx, omega):
     C, H, W = e.shape
     for i in prange(H):
         I = i // fy
-        for j in range(W):
-            if known[i, j]:
-                continue
-            J = j // fx
-            for c in range(C):
-                e[c, i, j] += omega * ec[c, I, J]
+        km = known[i]
+        for c in range(C):
+            er = e[c, i]
+            ecr = ec[c, I]
+            if fx == 2:
+                for j in range(W):
+                    if not km[j]:
+                        er[j] += omega * ecr[j >> 1]
+            else:
+                for j in range(W):
+                    if not km[j]:
+                        er[j] += omega * ecr[j]
 
 
 # --------------------------------------------------------------------------------------------
-# Coarse-level kernels (weighted 5-point operator)
+# Coarse-level kernels (weighted 5-point operator); compiled parallel and serial (small levels)
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, parallel=True)
-def _smooth_coarse(e, r, wx, wy, diag, colour):
+def _smooth_coarse_py(e, r, op, colour):
+    """Gauss-Seidel half-sweep; ``op = (wx, wy, wyu, diag, invd)`` with ``wyu[i] = wy[i - 1]``."""
+    wx, wy, wyu, diag, invd = op
     C, H, W = e.shape
     for i in prange(H):
-        for j in range((i + colour) % 2, W, 2):
-            d = diag[i, j]
-            if d == 0.0:
-                continue
-            for c in range(C):
-                s = r[c, i, j]
-                if j < W - 1:
-                    s += wx[i, j] * e[c, i, j + 1]
-                if j > 0:
-                    s += wx[i, j - 1] * e[c, i, j - 1]
-                if i < H - 1:
-                    s += wy[i, j] * e[c, i + 1, j]
-                if i > 0:
-                    s += wy[i - 1, j] * e[c, i - 1, j]
-                e[c, i, j] = s / d
+        j0 = (i + colour) % 2
+        for c in range(C):
+            cur = e[c, i]
+            up = e[c, i - 1] if i > 0 else cur
+            dn = e[c, i + 1] if i < H - 1 else cur
+            rr = r[c, i]
+            a = wx[i]
+            b = wy[i]
+            bu = wyu[i]
+            iv = invd[i]
+            j = j0
+            if j == 0:
+                t = rr[0] + b[0] * dn[0] + bu[0] * up[0]
+                if W > 1:
+                    t += a[0] * cur[1]
+                cur[0] = t * iv[0]
+                j = 2
+            while j < W - 1:
+                cur[j] = (rr[j] + a[j] * cur[j + 1] + a[j - 1] * cur[j - 1] + b[j] * dn[j]
+                          + bu[j] * up[j]) * iv[j]
+                j += 2
+            if j == W - 1 and W > 1:
+                cur[j] = (rr[j] + a[j - 1] * cur[j - 1] + b[j] * dn[j] + bu[j] * up[j]) * iv[j]
 
 
-@njit(cache=True, parallel=True)
-def _residual_restrict_coarse(e, r, wx, wy, diag, fy, fx, Hc, Wc):
+def _residual_restrict_coarse_py(e, r, op, fy, fx, Hc, Wc):
+    """Coarse residual ``P^T (r - M e)`` of a weighted level."""
+    wx, wy, wyu, diag, invd = op
     C, H, W = e.shape
     rc = np.zeros((C, Hc, Wc))
+    tmp = np.empty((Hc, W))
     for I in prange(Hc):
         for i in range(I * fy, min(I * fy + fy, H)):
-            for j in range(W):
-                d = diag[i, j]
-                if d == 0.0:
-                    continue
-                J = j // fx
-                for c in range(C):
-                    s = r[c, i, j] - d * e[c, i, j]
+            for c in range(C):
+                cur = e[c, i]
+                up = e[c, i - 1] if i > 0 else cur
+                dn = e[c, i + 1] if i < H - 1 else cur
+                rr = r[c, i]
+                out = rc[c, I]
+                a = wx[i]
+                d = diag[i]
+                b = wy[i]
+                bu = wyu[i]
+                t = tmp[I]
+                for j in range(W):
+                    v = b[j] * dn[j] + bu[j] * up[j] - d[j] * cur[j]
                     if j < W - 1:
-                        s += wx[i, j] * e[c, i, j + 1]
+                        v += a[j] * cur[j + 1]
                     if j > 0:
-                        s += wx[i, j - 1] * e[c, i, j - 1]
-                    if i < H - 1:
-                        s += wy[i, j] * e[c, i + 1, j]
-                    if i > 0:
-                        s += wy[i - 1, j] * e[c, i - 1, j]
-                    rc[c, I, J] += s
+                        v += a[j - 1] * cur[j - 1]
+                    t[j] = v
+                _accumulate(out, rr, t, fx, W)
     return rc
 
 
-@njit(cache=True, parallel=True)
-def _prolong_coarse(e, ec, diag, fy, fx, omega):
+def _prolong_coarse_py(e, ec, op, fy, fx, omega):
+    invd = op[4]
     C, H, W = e.shape
     for i in prange(H):
         I = i // fy
-        for j in range(W):
-            if diag[i, j] == 0.0:
-                continue
-            J = j // fx
-            for c in range(C):
-                e[c, i, j] += omega * ec[c, I, J]
+        for c in range(C):
+            er = e[c, i]
+            ecr = ec[c, I]
+            iv = invd[i]
+            if fx == 2:
+                for j in range(W):
+                    if iv[j] != 0.0:
+                        er[j] += omega * ecr[j >> 1]
+            else:
+                for j in range(W):
+                    if iv[j] != 0.0:
+                        er[j] += omega * ecr[j]
+
+
+_PAR = {}
+_SER = {}
+for _f in (_smooth_coarse_py, _residual_restrict_coarse_py, _prolong_coarse_py):
+    _name = _f.__name__[:-3]
+    _PAR[_name] = njit(cache=True, parallel=True)(_f)
+    _SER[_name] = njit(cache=True)(_f)
+#: levels with fewer nodes than this run serially (thread start-up costs more than it saves)
+PARALLEL_MIN_NODES = 16384
 
 
 @njit(cache=True)
@@ -351,16 +421,16 @@ class MultigridPreconditioner:
         if k == len(self.levels) - 1:
             _coarsest_solve(e, r, lv.wx, lv.wy, lv.diag, 8)
             return e
-        nu, omega = self.nu, self.omega
+        nu, omega, kern, op = self.nu, self.omega, lv.k, lv.op
         for _ in range(nu):
-            _smooth_coarse(e, r, lv.wx, lv.wy, lv.diag, 0)
-            _smooth_coarse(e, r, lv.wx, lv.wy, lv.diag, 1)
+            kern["_smooth_coarse"](e, r, op, 0)
+            kern["_smooth_coarse"](e, r, op, 1)
         nxt = self.levels[k + 1]
         Hc, Wc = nxt.diag.shape
-        rc = _residual_restrict_coarse(e, r, lv.wx, lv.wy, lv.diag, nxt.fy, nxt.fx, Hc, Wc)
+        rc = kern["_residual_restrict_coarse"](e, r, op, nxt.fy, nxt.fx, Hc, Wc)
         ec = self._cycle(k + 1, rc)
-        _prolong_coarse(e, ec, lv.diag, nxt.fy, nxt.fx, omega)
+        kern["_prolong_coarse"](e, ec, op, nxt.fy, nxt.fx, omega)
         for _ in range(nu):
-            _smooth_coarse(e, r, lv.wx, lv.wy, lv.diag, 1)
-            _smooth_coarse(e, r, lv.wx, lv.wy, lv.diag, 0)
+            kern["_smooth_coarse"](e, r, op, 1)
+            kern["_smooth_coarse"](e, r, op, 0)
         return e

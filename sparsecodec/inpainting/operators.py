@@ -20,37 +20,66 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True, inline="always")
+def lap_row(out, cur, up, dn, km, has_up, has_dn):
+    """``out[j] = (A u)_j`` of one row for unknown pixels (``km[j] == 0``), 0 for known ones.
+
+    ``up``/``dn`` are the rows above/below (ignored where ``has_up``/``has_dn`` is False).
+    """
+    W = cur.shape[0]
+    if has_up and has_dn and W > 2:
+        for j in range(1, W - 1):
+            out[j] = up[j] + dn[j] + cur[j - 1] + cur[j + 1] - 4.0 * cur[j]
+        out[0] = up[0] + dn[0] + cur[1] - 3.0 * cur[0]
+        out[W - 1] = up[W - 1] + dn[W - 1] + cur[W - 2] - 3.0 * cur[W - 1]
+    else:
+        for j in range(W):
+            s = 0.0
+            n = 0
+            if has_up:
+                s += up[j]
+                n += 1
+            if has_dn:
+                s += dn[j]
+                n += 1
+            if j > 0:
+                s += cur[j - 1]
+                n += 1
+            if j < W - 1:
+                s += cur[j + 1]
+                n += 1
+            out[j] = s - n * cur[j]
+    for j in range(W):
+        if km[j]:
+            out[j] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _rows(a, c, i, H):
+    """Row ``i`` of channel ``c`` and its neighbours (the row itself stands in at borders)."""
+    cur = a[c, i]
+    up = a[c, i - 1] if i > 0 else cur
+    dn = a[c, i + 1] if i < H - 1 else cur
+    return cur, up, dn
+
+
 @njit(cache=True, parallel=True)
 def residual(u, known, g, has_g, out):
     """``out = g + A u`` on unknown pixels, 0 on known ones; returns per-channel squared norms."""
     C, H, W = u.shape
     part = np.zeros((C, H))
     for i in prange(H):
-        for j in range(W):
-            if known[i, j]:
-                for c in range(C):
-                    out[c, i, j] = 0.0
-                continue
-            for c in range(C):
-                s = 0.0
-                n = 0
-                if i > 0:
-                    s += u[c, i - 1, j]
-                    n += 1
-                if i < H - 1:
-                    s += u[c, i + 1, j]
-                    n += 1
-                if j > 0:
-                    s += u[c, i, j - 1]
-                    n += 1
-                if j < W - 1:
-                    s += u[c, i, j + 1]
-                    n += 1
-                v = s - n * u[c, i, j]
-                if has_g:
-                    v += g[c, i, j]
-                out[c, i, j] = v
-                part[c, i] += v * v
+        km = known[i]
+        for c in range(C):
+            cur, up, dn = _rows(u, c, i, H)
+            o = out[c, i]
+            lap_row(o, cur, up, dn, km, i > 0, i < H - 1)
+            s = 0.0
+            for j in range(W):
+                if has_g and not km[j]:
+                    o[j] += g[c, i, j]
+                s += o[j] * o[j]
+            part[c, i] = s
     return part.sum(axis=1)
 
 
@@ -85,29 +114,16 @@ def matvec_dot(p, known, q):
     C, H, W = p.shape
     part = np.zeros((C, H))
     for i in prange(H):
-        for j in range(W):
-            if known[i, j]:
-                for c in range(C):
-                    q[c, i, j] = 0.0
-                continue
-            for c in range(C):
-                s = 0.0
-                n = 0
-                if i > 0:
-                    s += p[c, i - 1, j]
-                    n += 1
-                if i < H - 1:
-                    s += p[c, i + 1, j]
-                    n += 1
-                if j > 0:
-                    s += p[c, i, j - 1]
-                    n += 1
-                if j < W - 1:
-                    s += p[c, i, j + 1]
-                    n += 1
-                v = n * p[c, i, j] - s
-                q[c, i, j] = v
-                part[c, i] += p[c, i, j] * v
+        km = known[i]
+        for c in range(C):
+            cur, up, dn = _rows(p, c, i, H)
+            o = q[c, i]
+            lap_row(o, cur, up, dn, km, i > 0, i < H - 1)
+            s = 0.0
+            for j in range(W):
+                o[j] = -o[j]
+                s += cur[j] * o[j]
+            part[c, i] = s
     return part.sum(axis=1)
 
 

@@ -383,13 +383,18 @@ class MultigridPreconditioner:
         half-sweep).
     omega : scaling of the piecewise-constant coarse correction (over-correction as in
         aggregation AMG; any value in (0, 2] keeps the preconditioner SPD).
+    gamma : coarse corrections per level (1 = V-cycle, 2 = W-cycle) on levels with at least
+        ``w_min_nodes`` nodes; smaller levels use V-cycles (cheap, and bounded Python overhead).
     """
 
-    def __init__(self, known: np.ndarray, nu: int = 1, omega: float = 1.8):
+    def __init__(self, known: np.ndarray, nu: int = 1, omega: float = 1.8, gamma: int = 2,
+                 w_min_nodes: int = 8192):
         self.known = known
         self.levels = build_hierarchy(known)
         self.nu = nu
         self.omega = omega
+        self.gamma = gamma
+        self.w_min_nodes = w_min_nodes
 
     def __call__(self, r: np.ndarray, e: np.ndarray) -> None:
         """Write the preconditioned residual ``B r`` into ``e`` (both ``(C, H, W)``)."""
@@ -427,9 +432,10 @@ class MultigridPreconditioner:
             kern["_smooth_coarse"](e, r, op, 1)
         nxt = self.levels[k + 1]
         Hc, Wc = nxt.diag.shape
-        rc = kern["_residual_restrict_coarse"](e, r, op, nxt.fy, nxt.fx, Hc, Wc)
-        ec = self._cycle(k + 1, rc)
-        kern["_prolong_coarse"](e, ec, op, nxt.fy, nxt.fx, omega)
+        for _ in range(self.gamma if lv.diag.size >= self.w_min_nodes else 1):
+            rc = kern["_residual_restrict_coarse"](e, r, op, nxt.fy, nxt.fx, Hc, Wc)
+            ec = self._cycle(k + 1, rc)
+            kern["_prolong_coarse"](e, ec, op, nxt.fy, nxt.fx, omega)
         for _ in range(nu):
             kern["_smooth_coarse"](e, r, op, 1)
             kern["_smooth_coarse"](e, r, op, 0)

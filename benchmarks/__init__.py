@@ -1,0 +1,1 @@
+"""Benchmark scripts of sparsecodec; results are written to benchmarks/results/."""

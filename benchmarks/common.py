@@ -1,0 +1,51 @@
+"""Shared helpers of the benchmark scripts: data folder, image lists, Markdown tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_DATA = Path(os.environ.get("SPARSECODEC_DATA", ROOT.parent / "shared" / "data"))
+
+
+def images(folder: Path, pattern: str = "*.png", limit: int | None = None) -> list[Path]:
+    files = sorted(Path(folder).glob(pattern))
+    if not files:
+        sys.exit(f"error: no images matching {pattern!r} in {folder}")
+    return files[:limit] if limit else files
+
+
+def load(path: Path, grey: bool = False) -> np.ndarray:
+    from sparsecodec.colour import luma
+    from sparsecodec.io import read_image
+
+    a = read_image(path)
+    if grey and a.ndim == 3:
+        a = np.clip(np.round(luma(a)), 0, 255).astype(np.uint8)
+    return a
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    def fmt(v):
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def machine() -> str:
+    import numba
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, NumPy {np.__version__}, Numba {numba.__version__}")
+
+
+def command() -> str:
+    return "python -m benchmarks." + Path(sys.argv[0]).stem + " " + " ".join(sys.argv[1:])

@@ -37,8 +37,9 @@ def inpaint(
 
     ``method="diffusion"``: homogeneous diffusion inpainting (Laplace equation, reflecting
     boundaries) solved by ``solver`` ("multigrid" or "cg") to relative residual ``tol``.
-    ``method="wgan"``: the learned WGAN inpainting generator (Peter 2022). Returns float64 of the
-    shape of ``image``.
+    ``method="wgan"``: the learned WGAN inpainting generator (Peter 2022).
+    ``method="semantic"``: WGAN-GP latent optimisation + Poisson editing (Vitoria et al. 2019).
+    Returns float64 of the shape of ``image``.
     """
     a = np.asarray(image, dtype=np.float64)
     m = np.asarray(mask, dtype=bool)
@@ -58,7 +59,9 @@ def inpaint(
 
         return wgan_inpaint(a, m, **options)
     if method == "semantic":
-        raise OptionError("method 'semantic' is not available yet")
+        from .inpainting.semantic import semantic_inpaint
+
+        return semantic_inpaint(a, m, **options)
     raise OptionError(f"unknown inpainting method {method!r} (choose from {', '.join(METHODS)})")
 
 

@@ -41,6 +41,17 @@ def _check_output(path: str | None, exts: tuple[str, ...], what: str) -> None:
         raise click.BadParameter(f"{path!r}: {what} must end in {', '.join(exts)}")
 
 
+def _mask_options(strategy: str, samples: int | None, device: str) -> dict:
+    opts: dict = {}
+    if strategy in ("learned", "wgan"):
+        opts["device"] = device
+    if samples is not None:
+        if strategy != "learned":
+            raise click.BadParameter("--samples applies to --mask learned only")
+        opts["samples"] = samples
+    return opts
+
+
 def _default_image() -> tuple[np.ndarray, str]:
     from .data import default_image
 
@@ -69,14 +80,20 @@ def cli() -> None:
 @click.option("--decoder", type=click.Choice(["diffusion", "wgan"]), default="diffusion",
               show_default=True)
 @click.option("--tonal/--no-tonal", default=False, show_default=True,
-              help="Tonal optimisation of the stored values.")
+              help="Tonal optimisation of the stored values (diffusion decoder).")
+@click.option("--nlpe-cycles", type=click.FloatRange(0, 1000), default=0,
+              help="Refine the mask by nonlocal pixel exchange (cycles; 0 = off).")
+@click.option("--samples", type=click.IntRange(1, 1000), default=None,
+              help="Learned masks: best of this many binarisations.")
+@click.option("--device", default="cpu", show_default=True,
+              help="Torch device of the networks (cpu, cuda, cuda:1, ...).")
 @click.option("--save-mask", type=click.Path(dir_okay=False), help="Write the mask as PNG.")
 @click.option("--save-recon", type=click.Path(dir_okay=False),
               help="Write the image the decoder will rebuild (PNG/PGM/PPM).")
 @click.option("--json", "as_json", is_flag=True, help="Print statistics as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def encode(input, output, density, strategy, quant, seed, colour, decoder, tonal, save_mask,
-           save_recon, as_json, quiet) -> None:
+def encode(input, output, density, strategy, quant, seed, colour, decoder, tonal, nlpe_cycles,
+           samples, device, save_mask, save_recon, as_json, quiet) -> None:
     """Encode INPUT (PNG, PGM/PPM, JPEG, TIFF, BMP) into a bitstream.
 
     Without INPUT, the embedded default image is encoded.
@@ -94,7 +111,8 @@ def encode(input, output, density, strategy, quant, seed, colour, decoder, tonal
     res = encode_image(
         image, DEFAULT_DENSITY if density is None else density, strategy,
         levels=DEFAULT_LEVELS if quant is None else quant, seed=seed, colour=colour,
-        decoder=decoder, tonal=tonal,
+        decoder=decoder, tonal=tonal, nlpe_cycles=nlpe_cycles, progress=not quiet,
+        mask_options=_mask_options(strategy, samples, device),
     )
     res.stats["encode_seconds"] = time.perf_counter() - t0
     atomic_write(output, res.data)
@@ -154,6 +172,55 @@ def info(input, as_json) -> None:
         return
     for k, v in d.items():
         click.echo(f"{k:22s} {v}")
+
+
+@cli.command()
+@click.argument("damaged", type=click.Path(dir_okay=False))
+@click.option("--holes", required=True, type=click.Path(dir_okay=False),
+              help="Image of the same size; white (non-zero) = missing pixel.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Image to write (.png, .pgm, .ppm).")
+@click.option("--method", type=click.Choice(["diffusion", "wgan", "semantic"]),
+              default="diffusion", show_default=True)
+@click.option("--iterations", type=click.IntRange(1, 100000), default=None,
+              help="Semantic: latent optimisation steps (default 1000).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("-q", "--quiet", is_flag=True)
+def inpaint(damaged, holes, output, method, iterations, seed, device, quiet) -> None:
+    """Fill the HOLES of DAMAGED by diffusion, the WGAN generator or semantic inpainting."""
+    from .api import inpaint as _inpaint
+    from .errors import ImageError
+    from .io import read_image, write_image
+
+    _check_output(output, OUTPUT_EXTS, "output")
+    img = read_image(damaged)
+    h = read_image(holes)
+    if h.ndim == 3:
+        h = h.max(axis=2)
+    if h.shape != img.shape[:2]:
+        raise ImageError(f"holes image is {h.shape[1]}x{h.shape[0]} but the damaged image is "
+                         f"{img.shape[1]}x{img.shape[0]}")
+    missing = h > 127
+    if not missing.any():
+        raise ImageError("the holes image marks no missing pixel (white = missing)")
+    if missing.all():
+        raise ImageError("the holes image marks every pixel as missing")
+    opts: dict = {}
+    if method != "diffusion":
+        opts.update(seed=seed, device=device)
+    if method == "semantic":
+        opts["progress"] = not quiet
+        if iterations is not None:
+            opts["iterations"] = iterations
+    elif iterations is not None:
+        raise click.BadParameter("--iterations applies to --method semantic only")
+    t0 = time.perf_counter()
+    out = _inpaint(img, ~missing, method=method, **opts)
+    write_image(output, out)
+    if not quiet:
+        click.echo(f"{damaged}: {int(missing.sum())} missing pixels filled by {method} -> "
+                   f"{output} in {time.perf_counter() - t0:.2f} s")
 
 
 def _read_bytes(path: str) -> bytes:

@@ -114,12 +114,18 @@ def encode_image(
     colour: str = "ycbcr",
     decoder: str = "diffusion",
     tonal: bool = False,
+    nlpe_cycles: float = 0,
+    progress: bool = False,
     mask_options: dict | None = None,
 ) -> EncodeResult:
     """Encode ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``) and return the full result.
 
     ``mask`` is a strategy name from :mod:`sparsecodec.masks` or a precomputed bool mask.
     ``levels`` is the number of quantisation levels (per channel or one for all).
+    ``tonal`` optimises the stored values for the diffusion decoder (quantisation-aware).
+    ``nlpe_cycles > 0`` refines the mask of any strategy by nonlocal pixel exchange (for
+    ``mask="nlpe"`` it sets the strategy's own number of cycles). ``mask_options`` are passed
+    to the strategy (e.g. ``samples`` for learned masks, ``p``/``q`` for PS).
     """
     from .coding import Header, quantise, write_stream
 
@@ -138,9 +144,17 @@ def encode_image(
     cs = COLOUR_SPACES[colour] if C == 3 else 0
     lv = _levels_for(levels, C)
 
+    y = luma(img)
     if isinstance(mask, str):
         strategy = masks.get(mask)
-        m = strategy.load()(luma(img), d, seed=int(seed), **(mask_options or {}))
+        opts = dict(mask_options or {})
+        if strategy.colour and C == 3:
+            opts.setdefault("colour", img)
+        if strategy.slow:
+            opts.setdefault("progress", progress)
+        if mask == "nlpe" and nlpe_cycles:
+            opts.setdefault("cycles", nlpe_cycles)
+        m = strategy.load()(y, d, seed=int(seed), **opts)
         strategy_id = strategy.id
     else:
         m = np.asarray(mask, dtype=bool)
@@ -149,6 +163,10 @@ def encode_image(
             raise OptionError(f"mask shape {m.shape} does not match image {(H, W)}")
     if not m.any():
         raise OptionError("the mask is empty")
+    if nlpe_cycles and mask != "nlpe":
+        from .masks.nlpe import nlpe_refine
+
+        m = nlpe_refine(y, m, cycles=nlpe_cycles, seed=int(seed), progress=progress)
 
     chw = to_coding_space(img, cs)
     if tonal and decoder == "diffusion":

@@ -145,3 +145,30 @@ def test_subprocess_help_and_error(tmp_path):
     assert r.returncode != 0
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert not (tmp_path / "o.png").exists()
+
+
+def test_inpaint_command_diffusion_and_errors(runner, tmp_path, small_colour):
+    from reference import spsolve_inpaint
+
+    dmg = tmp_path / "d.png"
+    Image.fromarray(small_colour[..., 1]).save(dmg)
+    holes = np.zeros(small_colour.shape[:2], np.uint8)
+    holes[10:30, 5:25] = 255
+    hp = tmp_path / "h.png"
+    Image.fromarray(holes).save(hp)
+    out = tmp_path / "o.png"
+    r = runner.invoke(cli, ["inpaint", str(dmg), "--holes", str(hp), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    got = np.asarray(Image.open(out)).astype(float)
+    ref = spsolve_inpaint(small_colour[..., 1].astype(float), holes == 0)
+    assert np.abs(got - np.clip(np.round(ref), 0, 255)).max() <= 1
+    # size mismatch, empty hole set
+    small = tmp_path / "s.png"
+    Image.fromarray(holes[:20]).save(small)
+    o2 = tmp_path / "o2.png"
+    _fails_cleanly(runner.invoke(cli, ["inpaint", str(dmg), "--holes", str(small), "-o",
+                                       str(o2)]), o2)
+    none = tmp_path / "n.png"
+    Image.fromarray(np.zeros_like(holes)).save(none)
+    _fails_cleanly(runner.invoke(cli, ["inpaint", str(dmg), "--holes", str(none), "-o",
+                                       str(o2)]), o2)

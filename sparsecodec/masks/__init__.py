@@ -25,6 +25,8 @@ class MaskStrategy:
     module: str
     function: str
     description: str
+    colour: bool = False  # the function also takes ``colour=`` (the (H, W, 3) image)
+    slow: bool = False  # stochastic optimisation: seconds to minutes per image
 
     def load(self) -> Callable[..., np.ndarray]:
         return getattr(importlib.import_module(self.module, __name__), self.function)
@@ -33,11 +35,12 @@ class MaskStrategy:
 STRATEGIES: dict[str, MaskStrategy] = {}
 
 
-def register(name: str, id: int, module: str, function: str, description: str) -> None:
+def register(name: str, id: int, module: str, function: str, description: str, *,
+             colour: bool = False, slow: bool = False) -> None:
     """Add a strategy to the registry (ids must stay stable: they are in every bitstream)."""
     if name in STRATEGIES or any(s.id == id for s in STRATEGIES.values()):
         raise ValueError(f"mask strategy {name!r} or id {id} registered twice")
-    STRATEGIES[name] = MaskStrategy(name, id, module, function, description)
+    STRATEGIES[name] = MaskStrategy(name, id, module, function, description, colour, slow)
 
 
 def get(name: str) -> MaskStrategy:
@@ -56,3 +59,12 @@ def by_id(id: int) -> MaskStrategy | None:
 register("random", 0, ".random", "random_mask", "uniformly random pixels (seeded)")
 register("belhachmi", 1, ".belhachmi", "belhachmi_mask",
          "Laplacian magnitude of the presmoothed image, Floyd-Steinberg dithered")
+register("learned", 3, ".learned", "learned_mask",
+         "mask U-Net of Alt, Peter & Weickert (2021), best of N weighted coin flips")
+register("wgan", 4, ".wgan", "wgan_mask",
+         "mask generator of the mask WGAN (Peter 2022)", colour=True)
+register("ps", 5, ".ps", "ps_mask",
+         "probabilistic sparsification (Mainberger et al. 2011)", slow=True)
+register("nlpe", 6, ".nlpe", "nlpe_mask",
+         "probabilistic sparsification + nonlocal pixel exchange (Mainberger et al. 2011)",
+         slow=True)

@@ -135,14 +135,33 @@ def test_mask_random_near_iid_floor():
     assert bits < 1.04 * entropy_floor_bits(mask)
 
 
+def floyd_steinberg(density: np.ndarray) -> np.ndarray:
+    g = density.astype(np.float64).copy()
+    h, w = g.shape
+    out = np.zeros((h, w), bool)
+    for y in range(h):
+        for x in range(w):
+            out[y, x] = g[y, x] >= 0.5
+            e = g[y, x] - out[y, x]
+            if x + 1 < w:
+                g[y, x + 1] += e * 7 / 16
+            if y + 1 < h:
+                if x > 0:
+                    g[y + 1, x - 1] += e * 3 / 16
+                g[y + 1, x] += e * 5 / 16
+                if x + 1 < w:
+                    g[y + 1, x + 1] += e / 16
+    return out
+
+
 def test_mask_structure_beats_iid_floor():
-    # a jittered regular grid has strong spatial structure; a context coder must exploit it
-    rng = np.random.default_rng(0)
-    mask = np.zeros((200, 200), bool)
-    ys, xs = np.mgrid[2:200:5, 2:200:5]
-    mask[ys + rng.integers(-1, 2, ys.shape), xs + rng.integers(-1, 2, xs.shape)] = True
-    bits = 8 * len(encode_mask(mask))
-    assert bits < 0.8 * entropy_floor_bits(mask)
+    # a dithered density ramp (like Belhachmi masks) has spatial structure a context coder
+    # must exploit: varying local density and blue-noise spacing
+    xx = np.mgrid[0:120, 0:160][1]
+    mask = floyd_steinberg(0.02 + 0.1 * (xx / 160) ** 2)
+    data = encode_mask(mask)
+    assert np.array_equal(decode_mask(data, *mask.shape), mask)
+    assert 8 * len(data) < 0.9 * entropy_floor_bits(mask)
 
 
 def test_decode_mask_garbage_raises_or_decodes():
@@ -329,6 +348,27 @@ def test_write_stream_rejects_mismatched_inputs():
         write_stream(header, np.ones((3, 4), bool), np.zeros((3, 12), int))
 
 
+def _golden_input():
+    """A fixed mask and values built without a random generator (stable across versions)."""
+    yy, xx = np.mgrid[0:40, 0:56]
+    mask = ((yy * 131 + xx * 71 + (yy * xx) % 13) * 2654435761 % 97) < 9
+    mask |= np.abs(xx - 2 * yy) < 1
+    k = np.arange(int(mask.sum()))
+    q = np.stack([(k * 7 + (k * k) % 11) % 64, (k * 3) % 17 + 20, 40 - (k % 9)])
+    header = Header(width=56, height=40, channels=3, levels=(64, 64, 64), colour=1, seed=3)
+    return header, mask, q
+
+
+def test_golden_stream_is_stable():
+    # The exact bytes are part of format version 1: if this fails, the entropy models changed
+    # and FORMAT_VERSION must be bumped (old files would no longer decode).
+    header, mask, q = _golden_input()
+    data = write_stream(header, mask, q)
+    assert (len(data), zlib.crc32(data)) == (595, 558161692)
+    _, m2, q2 = read_stream(data)
+    assert np.array_equal(m2, mask) and np.array_equal(q2, q)
+
+
 # ----------------------------------------------------------------------------- fuzzing
 
 _FUZZ_STREAMS = [small_stream(1, seed=1)[0], small_stream(3, seed=2, shape=(12, 7))[0]]
@@ -345,9 +385,7 @@ def _decode_or_error(data: bytes) -> None:
     assert time.perf_counter() - start < 5.0
 
 
-@settings(
-    max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     which=st.integers(0, len(_FUZZ_STREAMS) - 1),
     edits=st.lists(

@@ -22,7 +22,9 @@ def write_stream(header: Header, mask: np.ndarray, q: np.ndarray) -> bytes:
     """Serialise ``header`` (payload lengths are filled in), the mask and the values (C, N)."""
     m = np.asarray(mask)
     if m.shape != (header.height, header.width):
-        raise OptionError(f"mask shape {m.shape} does not match header {header.height}x{header.width}")
+        raise OptionError(
+            f"mask shape {m.shape} does not match header {header.height}x{header.width}"
+        )
     q = np.asarray(q)
     if q.ndim != 2 or q.shape[0] != header.channels:
         raise OptionError(f"values must have shape ({header.channels}, N), got {q.shape}")
@@ -41,13 +43,9 @@ def _split(data: bytes) -> tuple[Header, bytes, bytes]:
     header = parse_header(data)
     expected = header.size + header.mask_bytes + header.values_bytes + CRC_SIZE
     if len(data) < expected:
-        raise BitstreamError(
-            f"truncated stream ({len(data)} bytes, header announces {expected})"
-        )
+        raise BitstreamError(f"truncated stream ({len(data)} bytes, header announces {expected})")
     if len(data) > expected:
-        raise BitstreamError(
-            f"corrupt stream ({len(data) - expected} unexpected trailing bytes)"
-        )
+        raise BitstreamError(f"corrupt stream ({len(data) - expected} unexpected trailing bytes)")
     body = data[: expected - CRC_SIZE]
     crc = int.from_bytes(data[expected - CRC_SIZE : expected], "little")
     if zlib.crc32(body) != crc:

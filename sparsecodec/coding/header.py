@@ -124,9 +124,7 @@ def parse_header(data: bytes) -> Header:
     if len(data) < FIXED_SIZE:
         raise BitstreamError("truncated stream (header incomplete)")
     fields = _FIXED.unpack(data[:FIXED_SIZE])
-    (_, _, width, height, channels, colour, strategy, decoder, flags, seed, mbytes, vbytes) = (
-        fields
-    )
+    (_, _, width, height, channels, colour, strategy, decoder, flags, seed, mbytes, vbytes) = fields
     if channels not in (1, 3):
         raise BitstreamError(f"corrupt header: channels must be 1 or 3, got {channels}")
     if len(data) < FIXED_SIZE + channels:
@@ -148,4 +146,6 @@ def parse_header(data: bytes) -> Header:
             version=version,
         )
     except OptionError as exc:
-        raise BitstreamError(f"corrupt header: {str(exc).removeprefix('invalid header: ')}") from None
+        raise BitstreamError(
+            f"corrupt header: {str(exc).removeprefix('invalid header: ')}"
+        ) from None

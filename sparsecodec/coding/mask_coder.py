@@ -1,23 +1,29 @@
 """Context-adaptive binary arithmetic coding of inpainting masks.
 
-A JBIG-style coder (ITU-T T.82 uses a causal template of neighbouring pixels as context of an
-adaptive binary arithmetic coder), adapted to sparse masks and to fast decoding with
+A JBIG-style coder (ITU-T T.82: adaptive binary arithmetic coding with a causal template of
+neighbouring pixels as context), adapted to sparse masks and to fast decoding with
 ``constriction``'s vectorised Bernoulli model family:
 
-* Pixels of a row are coded in ``PHASES`` interleaved column phases (x = 0, 2, 4, ... then
-  x = 1, 3, 5, ...). All pixels of one row-phase are independent given the context, so each
-  row-phase is a single vectorised ``constriction`` call. Later phases see both horizontal
-  neighbours of the current row.
-* The context of a pixel is (phase, the ``TEMPLATE_BITS`` nearest already known neighbours,
-  a bucket of the local mask density in the previous ``DENSITY_ROWS`` rows relative to the
-  global density). Counts are adaptive (Krichevsky-Trofimov-like estimator with a density
-  prior) and updated after every row-phase.
+* Wavefront order: pixel (y, x) is coded at step t = x + S y (S = ``SLOPE``). Every causal
+  neighbour used by the model, (y, x - k) or (y - j, x + k) with k < S j, belongs to an
+  earlier step, so all pixels of one step are coded by a single vectorised ``constriction``
+  call while the contexts are exactly as causal as in raster-order JBIG.
+* Three nested adaptive context models: (bucket of the local mask density in a causal window
+  of radius R ~ 1.25 / sqrt(d) relative to the global density d), the same plus the
+  ``MIDDLE_BITS`` nearest causal neighbours, and the same plus all ``TEMPLATE_BITS`` nearest
+  causal neighbours. Each model's count estimate (n1 + a p) / (n + a) takes the coarser model's
+  probability p as prior (a Dirichlet back-off in the spirit of PPM/context-tree estimators),
+  so rare fine contexts cost little. Counts are updated after every step and halved when they
+  exceed ``COUNT_LIMIT`` (adaptivity).
 
 Payload: LEB128 number of mask points N, then the range coder words (little endian). The
-global density d = N / (H W) is known to both sides (it scales the density buckets).
+global density d = N / (H W) is known to both sides. Only +, -, *, / and sqrt (IEEE-754,
+correctly rounded) enter the probabilities, so encoder and decoder agree on every platform.
 """
 
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
@@ -25,146 +31,130 @@ import numpy as np
 from ..errors import BitstreamError, OptionError
 from ._stream import bytes_to_words, read_varint, words_to_bytes, write_varint
 
-PHASES = 2
+SLOPE = 3
 TEMPLATE_BITS = 10
-DENSITY_RADIUS = 6
-# density buckets: window density / global density compared with these factors (literal
-# constants so that encoder and decoder compute bit-identical thresholds on any platform)
+MIDDLE_BITS = 6
+# density buckets: window density / global density compared with these factors; priors of the
+# buckets as multiples of d (literal constants: bit-identical on every platform)
 _FACTORS = (0.25, 0.5, 0.8, 1.25, 2.0, 4.0)
 _PRIOR_FACTORS = (0.15, 0.35, 0.65, 1.0, 1.6, 2.8, 5.0)
-# prior strengths of the three nested models, count halving limit, bits of the middle model
-CONFIG = (32.0, 32.0, 32.0, 4096.0, 4)
-P_MIN = 1.0 / (1 << 20)
+# prior strengths a of the three nested models
+_ALPHAS = (32.0, 32.0, 32.0)
+COUNT_LIMIT = 1024.0
+NUM_BUCKETS = len(_FACTORS) + 1
 
 
-def _template() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-phase column start and offsets (dy, dx) of the nearest already known neighbours."""
-    starts = np.arange(PHASES, dtype=np.int64)
+def _template() -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (dy, dx) of the TEMPLATE_BITS nearest neighbours coded at earlier steps."""
     offsets = sorted(
         (dy * dy + dx * dx, abs(dx), dy, dx)
         for dy in range(-4, 1)
-        for dx in range(-5, 6)
-        if dy < 0 or dx != 0
+        for dx in range(-6, 7)
+        if (dy < 0 or dx < 0) and dx + SLOPE * dy < 0
+    )[:TEMPLATE_BITS]
+    return (
+        np.array([o[2] for o in offsets], dtype=np.int64),
+        np.array([o[3] for o in offsets], dtype=np.int64),
     )
-    tdy = np.zeros((PHASES, TEMPLATE_BITS), np.int64)
-    tdx = np.zeros((PHASES, TEMPLATE_BITS), np.int64)
-    for ph in range(PHASES):
-        k = 0
-        for _, _, dy, dx in offsets:
-            known = dy < 0 or (dx % PHASES) < ph  # same row: columns of earlier phases
-            if dy == 0:
-                known = (starts[ph] + dx) % PHASES < ph
-            if known and k < TEMPLATE_BITS:
-                tdy[ph, k], tdx[ph, k] = dy, dx
-                k += 1
-    return starts, tdy, tdx
 
 
-_STARTS, _TDY, _TDX = _template()
-NUM_BUCKETS = len(_FACTORS) + 1
-NUM_CONTEXTS = PHASES * (1 << TEMPLATE_BITS) * NUM_BUCKETS
+_TDY, _TDX = _template()
+PAD_Y = int(-_TDY.min())
+PAD_X = int(np.abs(_TDX).max())
 
 
 @numba.njit(cache=True)
-def _step(M, y, ph, starts, tdy, tdx, thr, prior, cfg, counts, colsum, winsum, prev, ctx, p):
-    """Update counts with the previous row-phase, then contexts/probabilities of (y, ph).
+def _step(t, bits, nprev, M, Q, tdy, tdx, ipar, thr, prior, alpha, counts, ctx, p):
+    """Store the ``nprev`` decoded ``bits`` of step t-1 and adapt the counts to them, then
+    compute contexts and P(pixel = 1) (into ``p``) of the pixels of step t; returns their number.
 
-    Three nested context models (density bucket; + nearest ``cfg[4]`` neighbours; + all
-    template neighbours); each one's estimate is the prior of the next finer one:
-    p_k = (n1_k + a_k p_{k-1}) / (n_k + a_k). Returns the number of pixels of the row-phase;
-    ``p[:n]`` holds P(pixel = 1).
+    ``M`` is the mask padded by PAD_Y rows on top and PAD_X columns on both sides; ``Q`` holds
+    row prefix sums of the coded pixels. ``ipar`` = (H, W, S, R, K1, PAD_Y, PAD_X).
     """
-    H, W = M.shape
-    P = starts.shape[0]
-    K = tdy.shape[1]
-    R = 6
+    H = ipar[0]
+    W = ipar[1]
+    S = ipar[2]
+    R = ipar[3]
+    K1 = ipar[4]
+    py = ipar[5]
+    px = ipar[6]
+    K = tdy.shape[0]
     nb = prior.shape[0]
-    limit = cfg[3]
-    K1 = int(cfg[4])
+    limit = 1024.0
     pmin = 1.0 / (1 << 20)
-    # 1. adapt the counts to the pixels of the previous row-phase (now known)
-    py = prev[0]
-    pn = prev[2]
-    if pn > 0:
-        x = starts[prev[1]]
-        for j in range(pn):
-            b = M[py, x]
+    # 1. the pixels of step t-1 are now known: store them and adapt the counts
+    if nprev > 0:
+        y = max(0, (t - 1 - (W - 1) + S - 1) // S)
+        for j in range(nprev):
+            x = t - 1 - S * y
+            b = bits[j]
+            M[y + py, x + px] = b
+            Q[y, x + 1] = Q[y, x] + b
             for lev in range(3):
                 c = ctx[lev, j]
                 counts[lev, c, b] += 1.0
                 if counts[lev, c, 0] + counts[lev, c, 1] > limit:
                     counts[lev, c, 0] *= 0.5
                     counts[lev, c, 1] *= 0.5
-            x += P
-    # 2. new row: sliding column sums over the previous R rows and their prefix sums
-    if ph == 0 and y > 0:
-        for x in range(W):
-            colsum[x] += M[y - 1, x]
-            if y - 1 - R >= 0:
-                colsum[x] -= M[y - 1 - R, x]
-        winsum[0] = 0
-        for x in range(W):
-            winsum[x + 1] = winsum[x] + colsum[x]
-    rows = min(y, R)
-    # bucket used when no density information exists yet (first row): the global density
-    b_default = 0
+            y += 1
+    # 2. contexts of step t
+    b_default = 0  # no density information yet: the bucket of the global density
     while b_default < nb - 1 and 1.0 > thr[b_default]:
         b_default += 1
-    # 3. contexts
+    y0 = max(0, (t - (W - 1) + S - 1) // S)
+    y1 = min(H - 1, t // S)
     n = 0
-    for x in range(starts[ph], W, P):
+    for y in range(y0, y1 + 1):
+        x = t - S * y
         pat = 0
         for k in range(K):
-            yy = y + tdy[ph, k]
-            xx = x + tdx[ph, k]
-            b = 0
-            if yy >= 0 and xx >= 0 and xx < W:
-                b = M[yy, xx]
-            pat = 2 * pat + b
+            pat = 2 * pat + M[y + py + tdy[k], x + px + tdx[k]]
+        s = 0
+        cnt = 0
+        for r in range(max(0, y - R), y + 1):
+            lo = max(0, x - R)
+            hi = min(W - 1, x + R, x + S * (y - r) - 1)
+            if hi >= lo:
+                s += Q[r, hi + 1] - Q[r, lo]
+                cnt += hi + 1 - lo
         bkt = b_default
-        if rows > 0:
-            x0 = max(0, x - R)
-            x1 = min(W, x + R + 1)
-            area = rows * (x1 - x0)
-            dens = (winsum[x1] - winsum[x0]) / area
+        if cnt > 0:
             bkt = 0
-            while bkt < nb - 1 and dens > thr[bkt]:
+            while bkt < nb - 1 and s > thr[bkt] * cnt:
                 bkt += 1
-        c0 = ph * nb + bkt
-        c1 = ((ph << K1) + (pat >> (K - K1))) * nb + bkt
-        c2 = ((ph << K) + pat) * nb + bkt
+        c0 = bkt
+        c1 = (pat >> (K - K1)) * nb + bkt
+        c2 = pat * nb + bkt
         ctx[0, n] = c0
         ctx[1, n] = c1
         ctx[2, n] = c2
         q = prior[bkt]
-        q = (counts[0, c0, 1] + cfg[0] * q) / (counts[0, c0, 0] + counts[0, c0, 1] + cfg[0])
-        q = (counts[1, c1, 1] + cfg[1] * q) / (counts[1, c1, 0] + counts[1, c1, 1] + cfg[1])
-        q = (counts[2, c2, 1] + cfg[2] * q) / (counts[2, c2, 0] + counts[2, c2, 1] + cfg[2])
+        q = (counts[0, c0, 1] + alpha[0] * q) / (counts[0, c0, 0] + counts[0, c0, 1] + alpha[0])
+        q = (counts[1, c1, 1] + alpha[1] * q) / (counts[1, c1, 0] + counts[1, c1, 1] + alpha[1])
+        q = (counts[2, c2, 1] + alpha[2] * q) / (counts[2, c2, 0] + counts[2, c2, 1] + alpha[2])
         p[n] = min(max(q, pmin), 1.0 - pmin)
         n += 1
-    prev[0] = y
-    prev[1] = ph
-    prev[2] = n
     return n
 
 
 @numba.njit(cache=True)
-def _encode_all(M, starts, tdy, tdx, thr, prior, cfg, counts, colsum, winsum, prev, ctx, p, bits, probs):
+def _encode_all(mask, M, Q, tdy, tdx, ipar, thr, prior, alpha, counts, ctx, p, bits, out_b, out_p):
     """Run the model over the whole mask in coding order (encoder side)."""
-    H, W = M.shape
-    P = starts.shape[0]
+    H = ipar[0]
+    W = ipar[1]
+    S = ipar[2]
+    T = (W - 1) + S * (H - 1) + 1
+    n = 0
     k = 0
-    for y in range(H):
-        for ph in range(P):
-            n = _step(
-                M, y, ph, starts, tdy, tdx, thr, prior, cfg, counts, colsum, winsum, prev, ctx, p
-            )
-            x = starts[ph]
-            for j in range(n):
-                bits[k] = M[y, x]
-                probs[k] = p[j]
-                k += 1
-                x += P
+    for t in range(T + 1):
+        n = _step(t, bits, n, M, Q, tdy, tdx, ipar, thr, prior, alpha, counts, ctx, p)
+        y = max(0, (t - (W - 1) + S - 1) // S)
+        for j in range(n):
+            b = mask[y + j, t - S * (y + j)]
+            bits[j] = b
+            out_b[k] = b
+            out_p[k] = p[j]
+            k += 1
     return k
 
 
@@ -173,34 +163,29 @@ class _Model:
 
     def __init__(self, height: int, width: int, count: int) -> None:
         d = count / (height * width)
-        self.thr = np.array([f for f in _FACTORS], dtype=np.float64) * 1.0
-        self.thr_abs = self.thr  # thresholds are relative: window density / d
+        radius = min(12, max(3, int(1.25 / math.sqrt(d) + 0.5)))
+        self.steps = (width - 1) + SLOPE * (height - 1) + 1
+        self.M = np.zeros((height + PAD_Y, width + 2 * PAD_X), np.uint8)
+        self.Q = np.zeros((height, width + 1), np.int32)
+        self.ipar = np.array([height, width, SLOPE, radius, MIDDLE_BITS, PAD_Y, PAD_X], np.int64)
+        self.thr = np.array(_FACTORS, dtype=np.float64) * d
         self.prior = np.array([min(d * f, 0.95) for f in _PRIOR_FACTORS], dtype=np.float64)
-        self.d = d
-        self.cfg = np.array(CONFIG, dtype=np.float64)
-        self.counts = np.zeros((3, NUM_CONTEXTS, 2))
-        self.colsum = np.zeros(width, np.int64)
-        self.winsum = np.zeros(width + 1, np.int64)
-        self.prev = np.zeros(3, np.int64)
-        n = (width + PHASES - 1) // PHASES
+        self.alpha = np.array(_ALPHAS, dtype=np.float64)
+        self.counts = np.zeros((3, (1 << TEMPLATE_BITS) * NUM_BUCKETS, 2))
+        n = min(height, (width + SLOPE - 1) // SLOPE + 1)
         self.ctx = np.zeros((3, n), np.int64)
         self.p = np.zeros(n, np.float64)
+        self.bits = np.zeros(n, np.int32)
 
     def args(self) -> tuple:
         return (
-            _STARTS,
-            _TDY,
-            _TDX,
-            self.thr * self.d,
-            self.prior,
-            self.cfg,
-            self.counts,
-            self.colsum,
-            self.winsum,
-            self.prev,
-            self.ctx,
-            self.p,
-        )
+            self.M, self.Q, _TDY, _TDX, self.ipar, self.thr, self.prior, self.alpha,
+            self.counts, self.ctx, self.p,
+        )  # fmt: skip
+
+    def mask(self) -> np.ndarray:
+        w = self.Q.shape[1] - 1
+        return self.M[PAD_Y:, PAD_X : PAD_X + w].astype(bool)
 
 
 def _family():
@@ -230,11 +215,11 @@ def encode_mask(mask: np.ndarray) -> bytes:
     out = write_varint(count)
     if count in (0, m.size):
         return out
-    M = np.ascontiguousarray(m, dtype=np.uint8)
     model = _Model(height, width, count)
     bits = np.zeros(m.size, np.int32)
     probs = np.zeros(m.size, np.float64)
-    _encode_all(M, *model.args(), bits, probs)
+    src = np.ascontiguousarray(m, dtype=np.uint8)
+    _encode_all(src, *model.args(), model.bits, bits, probs)
     encoder = constriction.stream.queue.RangeEncoder()
     encoder.encode(bits, _family(), probs)
     return out + words_to_bytes(encoder.get_compressed())
@@ -253,23 +238,21 @@ def decode_mask(data: bytes, height: int, width: int) -> np.ndarray:
         return np.zeros((height, width), bool)
     if count == height * width:
         return np.ones((height, width), bool)
-    M = np.zeros((height, width), np.uint8)
     model = _Model(height, width, count)
     args = model.args()
+    p = model.p
     family = _family()
     try:
         decoder = constriction.stream.queue.RangeDecoder(bytes_to_words(data[pos:]))
-        p = model.p
-        for y in range(height):
-            row = M[y]
-            for ph in range(PHASES):
-                n = _step(M, y, ph, *args)
-                row[ph::PHASES] = decoder.decode(family, p[:n])
-    except BitstreamError:
-        raise
+        bits = model.bits
+        n = 0
+        for t in range(model.steps + 1):
+            n = _step(t, bits, n, *args)
+            if n:
+                bits = decoder.decode(family, p[:n])
     except Exception as exc:  # constriction rejects inconsistent data with various errors
         raise BitstreamError(f"corrupt mask payload ({type(exc).__name__})") from None
-    mask = M.view(bool)
-    if int(M.sum()) != count:
+    mask = model.mask()
+    if int(np.count_nonzero(mask)) != count:
         raise BitstreamError("corrupt mask payload (point count mismatch)")
     return mask

@@ -98,10 +98,8 @@ class Level:
     fx: int
 
     def __post_init__(self) -> None:
-        wyu = np.zeros_like(self.wy)
-        wyu[1:] = self.wy[:-1]
         invd = np.where(self.diag > 0, 1.0 / np.where(self.diag > 0, self.diag, 1.0), 0.0)
-        self.op = (self.wx, self.wy, wyu, self.diag, invd)
+        self.op = (self.wx, self.wy, self.diag, invd)
         self.k = _PAR if self.diag.size >= PARALLEL_MIN_NODES else _SER
 
 
@@ -253,8 +251,12 @@ def _prolong_fine(e, ec, known, fy, fx, omega):
 
 
 def _smooth_coarse_py(e, r, op, colour):
-    """Gauss-Seidel half-sweep; ``op = (wx, wy, wyu, diag, invd)`` with ``wyu[i] = wy[i - 1]``."""
-    wx, wy, wyu, diag, invd = op
+    """Gauss-Seidel half-sweep; ``op = (wx, wy, diag, 1 / diag)``.
+
+    The south weights of the last row are zero, so ``wy[i - 1]`` (which wraps to it for
+    ``i = 0``) is the north weight of every row.
+    """
+    wx, wy, diag, invd = op
     C, H, W = e.shape
     for i in prange(H):
         j0 = (i + colour) % 2
@@ -265,7 +267,7 @@ def _smooth_coarse_py(e, r, op, colour):
             rr = r[c, i]
             a = wx[i]
             b = wy[i]
-            bu = wyu[i]
+            bu = wy[i - 1]
             iv = invd[i]
             j = j0
             if j == 0:
@@ -284,7 +286,7 @@ def _smooth_coarse_py(e, r, op, colour):
 
 def _residual_restrict_coarse_py(e, r, op, fy, fx, Hc, Wc):
     """Coarse residual ``P^T (r - M e)`` of a weighted level."""
-    wx, wy, wyu, diag, invd = op
+    wx, wy, diag, invd = op
     C, H, W = e.shape
     rc = np.zeros((C, Hc, Wc))
     tmp = np.empty((Hc, W))
@@ -299,7 +301,7 @@ def _residual_restrict_coarse_py(e, r, op, fy, fx, Hc, Wc):
                 a = wx[i]
                 d = diag[i]
                 b = wy[i]
-                bu = wyu[i]
+                bu = wy[i - 1]
                 t = tmp[I]
                 for j in range(W):
                     v = b[j] * dn[j] + bu[j] * up[j] - d[j] * cur[j]
@@ -313,7 +315,7 @@ def _residual_restrict_coarse_py(e, r, op, fy, fx, Hc, Wc):
 
 
 def _prolong_coarse_py(e, ec, op, fy, fx, omega):
-    invd = op[4]
+    invd = op[3]
     C, H, W = e.shape
     for i in prange(H):
         I = i // fy

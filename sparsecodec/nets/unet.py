@@ -2,7 +2,7 @@
 
 Architecture of Alt, Peter & Weickert (2021, Sec. 3): ``scales`` resolution levels with ``layers``
 3x3 convolutions per level, ``base`` channels on the finest level doubling on every coarser
-level, max-pool down-sampling, transposed-convolution up-sampling and skip connections. With
+level, max-pool down-sampling, bilinear up-sampling + 1x1 conv, and skip connections. With
 ``base=10, scales=5, layers=3`` the network has about 9e5 parameters as in the paper.
 
 This module imports torch; import it only where a network is needed.
@@ -18,7 +18,10 @@ from torch.nn import functional as F
 def _block(c_in: int, c_out: int, layers: int) -> nn.Sequential:
     mods: list[nn.Module] = []
     for i in range(layers):
-        mods.append(nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1))
+        # replicate padding: no zero border the mask network could use to locate the image edge
+        mods.append(
+            nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, padding_mode="replicate")
+        )
         mods.append(nn.LeakyReLU(0.1, inplace=True))
     return nn.Sequential(*mods)
 
@@ -52,7 +55,7 @@ class UNet(nn.Module):
         self.up = nn.ModuleList()
         self.dec = nn.ModuleList()
         for k in range(scales - 2, -1, -1):
-            self.up.append(nn.ConvTranspose2d(ch[k + 1], ch[k], 2, stride=2))
+            self.up.append(nn.Conv2d(ch[k + 1], ch[k], 1))
             self.dec.append(_block(2 * ch[k], ch[k], layers))
         self.head = nn.Conv2d(ch[0], out_channels, 1)
 
@@ -70,7 +73,9 @@ class UNet(nn.Module):
             skips.append(x)
         skips.pop()
         for up, block in zip(self.up, self.dec, strict=True):
-            x = up(x)
+            # bilinear up-sampling then 1x1 conv: no stride-2 periodic (checkerboard) patterns,
+            # which the mask network otherwise exploits to emit image-independent grids
+            x = up(F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False))
             x = block(torch.cat([x, skips.pop()], dim=1))
         return self.head(x)
 
@@ -81,18 +86,21 @@ def density_channel(density: torch.Tensor, shape: tuple[int, int]) -> torch.Tens
     return (torch.log10(d) + 1.5).expand(-1, 1, *shape)
 
 
-def rescale_to_density(c: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
+def rescale_to_density(c: torch.Tensor, density: torch.Tensor, exact: bool = False) -> torch.Tensor:
     """Scale each mask down so its mean does not exceed the target density (Alt et al. 2021).
 
-    ``c`` is (N,1,H,W) in [0,1]; masks with mean <= density are left unchanged.
+    ``c`` is (N,1,H,W) in [0,1]; masks with mean <= density are left unchanged unless ``exact``,
+    which scales every mask to mean = density (clipped at 1).
     """
     d = density.reshape(-1, 1, 1, 1).to(c.dtype)
-    mean = c.mean(dim=(1, 2, 3), keepdim=True)
+    mean = c.mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+    if exact:
+        return (c * (d / mean)).clamp(max=1.0)
     return c * (d / torch.maximum(mean, d))
 
 
 class MaskNet(nn.Module):
-    """Density-conditioned mask network M: c = rescale(sigmoid(UNet([f, density plane]))).
+    """Density-conditioned mask network M: c = rescale(sigmoid(UNet([f, density plane]) + logit d)).
 
     ``f`` is (N,1,H,W) grey in [0,1]; ``density`` is (N,) in (0,1]. Returns the non-binary
     confidence c in [0,1] with mean <= density.
@@ -108,10 +116,14 @@ class MaskNet(nn.Module):
 
     def probabilities(self, f: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
         x = torch.cat([f - 0.5, density_channel(density, f.shape[-2:])], dim=1)
-        return torch.sigmoid(self.unet(x))
+        # offset logit(d): an untrained network starts at mean ~ d instead of a saturated 0.5
+        d = density.reshape(-1, 1, 1, 1).to(f.dtype)
+        return torch.sigmoid(self.unet(x) + torch.log(d / (1 - d)))
 
     def forward(self, f: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
-        return rescale_to_density(self.probabilities(f, density), density)
+        # exact: also scaled *up* to the density. With the paper's cap only, the mask collapsed
+        # to all zeros (saturated sigmoid, no gradient) early in our CPU training runs.
+        return rescale_to_density(self.probabilities(f, density), density, exact=True)
 
 
 class InpaintNet(nn.Module):

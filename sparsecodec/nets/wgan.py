@@ -9,7 +9,7 @@
   block (Sec. 3.1): transposed convolution -> hard sigmoid -> hard rounding ``floor(c + 0.5)``
   with a straight-through (identity) gradient.
 * :class:`Critic` ``d(u, c)`` -- FBlocks (5x5 stride-2 convolution + LeakyReLU) on the image
-  concatenated with the mask; every weight filter is normalised to unit 2-norm (Sec. 2).
+  concatenated with the mask; every weight matrix is normalised to unit 2-norm (Sec. 2).
 
 Images are in [0, 1], shape ``(B, 3, H, W)``; masks ``(B, 1, H, W)``. ``H`` and ``W`` must be
 multiples of :func:`InpaintGenerator.multiple` (``2 ** depth``); callers pad (see
@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -194,13 +195,14 @@ class MaskGenerator(_Hourglass):
 
 
 class NormConv2d(nn.Conv2d):
-    """Convolution whose every output filter is normalised to unit 2-norm (Sec. 2, after [30]):
-    the effective weight is ``v / ||v||_2`` per output channel."""
+    """Convolution whose weight matrix (``out x in*k*k``) is normalised to unit 2-norm
+    (largest singular value, computed exactly each call), Sec. 2 after [30]: this bounds the
+    critic's Lipschitz constant as the Wasserstein distance requires."""
 
     def normalised_weight(self) -> torch.Tensor:
         v = self.weight
-        norm = v.flatten(1).norm(dim=1).clamp_min(1e-12)
-        return v / norm.view(-1, 1, 1, 1)
+        sigma = torch.linalg.matrix_norm(v.flatten(1), ord=2).clamp_min(1e-12)
+        return v / sigma
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._conv_forward(x, self.normalised_weight(), self.bias)
@@ -208,7 +210,7 @@ class NormConv2d(nn.Conv2d):
 
 class Critic(nn.Module):
     """Critic ``d(u, c)``: FBlocks (5x5 stride-2 conv + LeakyReLU) on image and mask, then a
-    1x1 convolution to one channel averaged over space. All weights unit 2-norm per filter."""
+    1x1 convolution to one channel averaged over space. All weight matrices have unit 2-norm."""
 
     def __init__(self, cfg: CriticConfig | None = None) -> None:
         super().__init__()
@@ -232,10 +234,12 @@ class Critic(nn.Module):
 
 
 def weights_dir() -> Path:
-    """``$SPARSECODEC_WEIGHTS`` if set, else ``weights/`` at the repository root."""
+    """``$SPARSECODEC_WEIGHTS`` if set (a folder; for a file, its folder), else ``weights/`` at
+    the repository root."""
     env = os.environ.get("SPARSECODEC_WEIGHTS")
     if env:
-        return Path(env)
+        p = Path(env)
+        return p.parent if p.suffix == ".safetensors" else p
     return Path(__file__).resolve().parents[2] / "weights"
 
 
@@ -323,3 +327,60 @@ def load_bundle(name_or_path: str | Path, device: str = "cpu") -> WGANBundle:
     if bundle.generator is None and bundle.mask_generator is None:
         raise WeightsError(f"WGAN weights {p} hold no generator")
     return bundle
+
+
+# ------------------------------------------------------------------------ any-size inference
+
+MAX_PIXELS = 1 << 20  # larger (padded) images are processed in overlapping tiles
+TILE = 512
+OVERLAP = 64
+
+
+def pad_to_multiple(a: np.ndarray, multiple: int) -> np.ndarray:
+    """Mirror-pad the two leading axes of ``a`` at the bottom/right to a multiple of
+    ``multiple`` (symmetric reflection, works for any size including 1 pixel)."""
+    h, w = a.shape[:2]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    pad = [(0, ph), (0, pw)] + [(0, 0)] * (a.ndim - 2)
+    return np.pad(a, pad, mode="symmetric") if ph or pw else a
+
+
+def _ramp(n: int, lo: bool, hi: bool) -> torch.Tensor:
+    i = torch.arange(n, dtype=torch.float32) + 0.5
+    w = torch.ones(n)
+    if lo:
+        w = torch.minimum(w, i / OVERLAP)
+    if hi:
+        w = torch.minimum(w, (n - i) / OVERLAP)
+    return w
+
+
+def _starts(n: int) -> list[int]:
+    if n <= TILE:
+        return [0]
+    out = list(range(0, n - TILE, TILE - OVERLAP))
+    return out + [n - TILE]
+
+
+def run_tiled(fn: Any, inputs: list[torch.Tensor], out_channels: int) -> torch.Tensor:
+    """Apply a fully convolutional ``fn(*inputs) -> (1, out_channels, H, W)`` to inputs of
+    shape ``(1, C, H, W)`` (H, W multiples of 16 and of the tile step). Small images go in
+    one pass; large ones in ``TILE``-sized tiles overlapping by ``OVERLAP`` pixels, blended
+    with linear ramps (partition of unity) so that no seams appear."""
+    _, _, h, w = inputs[0].shape
+    if h * w <= MAX_PIXELS:
+        return fn(*inputs)
+    out = torch.zeros(1, out_channels, h, w, device=inputs[0].device)
+    acc = torch.zeros(1, 1, h, w, device=inputs[0].device)
+    ys, xs = _starts(h), _starts(w)
+    for y in ys:
+        th = min(TILE, h)
+        wy = _ramp(th, y > 0, y + th < h)
+        for x in xs:
+            tw = min(TILE, w)
+            wx = _ramp(tw, x > 0, x + tw < w)
+            wt = (wy[:, None] * wx[None, :]).to(out.device)
+            tile = fn(*(t[:, :, y : y + th, x : x + tw] for t in inputs))
+            out[:, :, y : y + th, x : x + tw] += tile * wt
+            acc[:, :, y : y + th, x : x + tw] += wt
+    return out / acc

@@ -411,6 +411,49 @@ def export(ckpt: Path, out: Path) -> None:
     save_file(tensors, str(out), metadata=meta)
 
 
+def evaluate_weights(
+    weights: Path,
+    folder: str | Path,
+    *,
+    count: int = 8,
+    densities: tuple[float, ...] = DEFAULT_DENSITIES,
+    samples: int = 4,
+) -> list[dict[str, Any]]:
+    """Mean PSNR of the real diffusion inpainting (``sparsecodec.inpainting.solve``) on the first
+    ``count`` grey images of ``folder`` for random, Belhachmi and learned masks (1 and best of
+    ``samples`` coin-flip binarisations), plus the mean network-pass time."""
+    from ..inpainting import solve
+    from ..masks import get
+    from ..masks.learned import learned_mask, mask_probabilities
+    from .data import list_images, load_image
+
+    belhachmi = get("belhachmi").load()
+    imgs = [load_image(f, True).astype(np.float64) * 255 for f in list_images(folder)[:count]]
+    rows = []
+    for dens in densities:
+        acc: dict[str, list[float]] = {}
+        for k, img in enumerate(imgs):
+            masks = {
+                "random": coin_flips(np.full(img.shape, dens), np.random.default_rng(k)),
+                "belhachmi": belhachmi(img, dens),
+                "learned_1": learned_mask(img, dens, seed=k, samples=1, weights=str(weights)),
+                f"learned_{samples}": learned_mask(
+                    img, dens, seed=k, samples=samples, weights=str(weights)
+                ),
+            }
+            t = time.perf_counter()
+            mask_probabilities(img, dens, weights=str(weights))
+            acc.setdefault("net_ms", []).append(1000 * (time.perf_counter() - t))
+            for name, m in masks.items():
+                acc.setdefault(name, []).append(psnr(solve(img, m, solver="multigrid").u, img))
+                acc.setdefault("density_" + name, []).append(float(m.mean()))
+        row = {"density": dens, "images": len(imgs)}
+        row.update({k: float(np.mean(v)) for k, v in acc.items()})
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data = default_data_dir() / "bsds500"
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -423,6 +466,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--export", default=None, help="only export best/last checkpoint to PATH")
+    p.add_argument("--evaluate", default=None, help="only evaluate the safetensors file PATH")
+    p.add_argument("--eval-count", type=int, default=8, help="validation images to evaluate")
     p.add_argument("--crop", type=int, default=64)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=5e-4)
@@ -457,6 +502,16 @@ def main(argv: list[str] | None = None) -> None:
         src = out / "best.pt" if (out / "best.pt").is_file() else out / "last.pt"
         export(src, Path(args.export))
         print(f"exported {src} -> {args.export}")
+        return
+    if args.evaluate:
+        rows = evaluate_weights(
+            Path(args.evaluate),
+            args.val_data,
+            count=args.eval_count,
+            densities=tuple(float(x) for x in args.densities.split(",")),
+        )
+        with open(Path(args.evaluate).with_suffix(".eval.json"), "w") as fh:
+            json.dump(rows, fh, indent=1)
         return
     Trainer(args).run()
 

@@ -26,12 +26,12 @@ import argparse
 import csv
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..nets.wgan import (
     Critic,
@@ -199,6 +199,77 @@ def _allreduce_grads(params, world: int) -> None:
             p.grad /= world
 
 
+def _params(net: torch.nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def export(run: Path, name: str, which: str = "best") -> Path:
+    """Copy ``run/<which>.safetensors`` to ``weights/<name>.safetensors`` and write a card
+    ``weights/<name>.md`` from the run's config, metadata and validation log."""
+    from ..nets.wgan import weights_dir
+
+    bundle = load_bundle(run / f"{which}.safetensors")
+    meta = dict(bundle.meta)
+    dest = weights_dir() / f"{name}.safetensors"
+    save_bundle(dest, bundle.generator, bundle.mask_generator, meta)
+    val = json.loads(meta.get("val", "{}"))
+    cfg = json.loads((run / "config.json").read_text())
+    rows = list(csv.DictReader(open(run / "val.csv"))) if (run / "val.csv").exists() else []
+    g, m = bundle.generator, bundle.mask_generator
+    lines = [
+        f"# {name}",
+        "",
+        "Mask WGAN networks (Peter 2022, architecture after Vasata et al. 2021), see",
+        "`sparsecodec/nets/wgan.py`; trained with `sparsecodec/training/mask_wgan.py`.",
+        "",
+        f"- mode: `{cfg['mode']}`"
+        + (
+            f", target density D = {cfg['density']}"
+            if cfg["mode"] == "joint"
+            else f", random masks with density uniform in [{cfg['dmin']}, {cfg['dmax']}]"
+        ),
+        f"- data: `{cfg['data']}` (random {cfg['crop']}x{cfg['crop']} colour crops, flips)",
+        f"- batch {cfg['batch']}, Adam lr {cfg['lr']}, alpha {cfg['alpha']}, beta {cfg['beta']}",
+        f"- exported weights: steps {meta.get('steps')}, training wall time "
+        f"{int(meta.get('train_seconds', 0)) / 60:.0f} min (CPU, 1 thread, shared machine)",
+    ]
+    if g is not None:
+        lines.append(f"- generator: {g.cfg}, {_params(g)} parameters")
+    if m is not None:
+        lines.append(f"- mask generator: {m.cfg}, {_params(m)} parameters")
+    lines += [
+        "",
+        "Validation (fixed crops of bsds500/val, uniformly random masks, PSNR in dB):",
+        "",
+        "| | " + " | ".join(k for k in val if k not in ("step", "seconds")) + " |",
+        "|---" * (1 + sum(k not in ("step", "seconds") for k in val)) + "|",
+        "| exported | "
+        + " | ".join(f"{v:.3f}" for k, v in val.items() if k not in ("step", "seconds"))
+        + " |",
+        "",
+    ]
+    if rows:
+        lines += ["Validation history (step: generator PSNR at 5 % / 10 %):", ""]
+        lines += [
+            f"- {r['step']}: {float(r['psnr_g_0.05']):.2f} / {float(r['psnr_g_0.1']):.2f}"
+            for r in rows
+        ]
+    (weights_dir() / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print(f"exported {dest}")
+    return dest
+
+
+def _limit_threads(n: int) -> None:
+    """Use ``n`` compute threads in torch and in numba (the diffusion baseline's solver)."""
+    torch.set_num_threads(n)
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    else:
+        os.environ.setdefault("NUMBA_NUM_THREADS", str(n))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mode", choices=("inpaint", "joint"), default="inpaint")
@@ -229,9 +300,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--val-minutes", type=float, default=8.0)
     ap.add_argument("--val-n", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--export",
+        metavar="NAME",
+        default=None,
+        help="no training: copy OUT/best.safetensors to the weights folder as NAME",
+    )
     a = ap.parse_args(argv)
+    if a.export:
+        export(a.out, a.export)
+        return
 
-    torch.set_num_threads(a.threads)
+    _limit_threads(a.threads)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if world > 1:
@@ -277,6 +357,9 @@ def main(argv: list[str] | None = None) -> None:
             m.load_state_dict(ck["m"])
             opt_m.load_state_dict(ck["opt_m"])
         step, trained_seconds, best = ck["step"], ck["seconds"], ck["best"]
+        for opt in (opt_g, opt_d, opt_m):
+            for group in opt.param_groups if opt is not None else ():
+                group["lr"] = a.lr  # the command line wins over the checkpoint
         rng = np.random.default_rng([a.seed, rank, step])
         gen.manual_seed(a.seed * 1000 + rank + 1 + step)
         if rank == 0:
@@ -393,10 +476,10 @@ def main(argv: list[str] | None = None) -> None:
             mp = list(m.parameters())
             grads_g = torch.autograd.grad(loss_g, gp, retain_graph=True)
             grads_m = torch.autograd.grad(loss_m, mp)
-            for p, gr in zip(gp, grads_g):
+            for p, gr in zip(gp, grads_g, strict=True):
                 p.grad = gr
             opt_m.zero_grad(set_to_none=True)
-            for p, gr in zip(mp, grads_m):
+            for p, gr in zip(mp, grads_m, strict=True):
                 p.grad = gr
             if world > 1:
                 _allreduce_grads(mp, world)

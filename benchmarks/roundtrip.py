@@ -54,7 +54,7 @@ def main() -> None:
         f"# Encode/decode round trip\n\nCommand: `{command()}`  \nMachine: {machine()}\n\n"
         f"Mask `{args.mask}`, density {args.density}, default quantisation and colour space.\n\n"
         "## Means\n\n"
-        + table(["kind", "mean bpp", "mean PSNR enc", "mean PSNR dec", "max |diff| dB",
+        + table(["kind", "mean bpp", "mean PSNR enc", "mean PSNR dec", "max abs diff dB",
                  "median encode s", "median decode s"], means)
         + "\n\n## Per image\n\n" + table(head, rows) + "\n"
     )

@@ -72,6 +72,10 @@ def cli() -> None:
               help="Fraction of pixels stored, in (0, 1] (default 0.05).")
 @click.option("--mask", "strategy", type=click.Choice(sorted(masks.STRATEGIES)),
               default="belhachmi", show_default=True, help="Mask strategy.")
+@click.option("--bpp", type=float, default=None,
+              help="Target rate: choose density and quantisation to land within 3 % of it.")
+@click.option("--psnr", "target_psnr", type=float, default=None,
+              help="Target quality: the smallest file whose decoded PSNR reaches it (dB).")
 @click.option("--quant", type=click.IntRange(2, 256), default=None,
               help="Number of quantisation levels of the stored values (default 64).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
@@ -92,7 +96,7 @@ def cli() -> None:
               help="Write the image the decoder will rebuild (PNG/PGM/PPM).")
 @click.option("--json", "as_json", is_flag=True, help="Print statistics as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def encode(input, output, density, strategy, quant, seed, colour, decoder, tonal, nlpe_cycles,
+def encode(input, output, density, strategy, bpp, target_psnr, quant, seed, colour, decoder, tonal, nlpe_cycles,
            samples, device, save_mask, save_recon, as_json, quiet) -> None:
     """Encode INPUT (PNG, PGM/PPM, JPEG, TIFF, BMP) into a bitstream.
 
@@ -107,13 +111,22 @@ def encode(input, output, density, strategy, quant, seed, colour, decoder, tonal
         image, name = _default_image()
     else:
         image, name = read_image(input), input
+    if sum(v is not None for v in (density, bpp, target_psnr)) > 1:
+        raise click.UsageError("give at most one of -d/--density, --bpp and --psnr")
+    opts = dict(seed=seed, colour=colour, decoder=decoder, tonal=tonal, nlpe_cycles=nlpe_cycles,
+                progress=not quiet, mask_options=_mask_options(strategy, samples, device))
     t0 = time.perf_counter()
-    res = encode_image(
-        image, DEFAULT_DENSITY if density is None else density, strategy,
-        levels=DEFAULT_LEVELS if quant is None else quant, seed=seed, colour=colour,
-        decoder=decoder, tonal=tonal, nlpe_cycles=nlpe_cycles, progress=not quiet,
-        mask_options=_mask_options(strategy, samples, device),
-    )
+    if bpp is not None or target_psnr is not None:
+        from .ratecontrol import LEVELS_GRID, encode_to_quality, encode_to_rate
+
+        grid = LEVELS_GRID if quant is None else (quant,)
+        if bpp is not None:
+            res = encode_to_rate(image, bpp, strategy, levels_grid=grid, **opts)
+        else:
+            res = encode_to_quality(image, target_psnr, strategy, levels_grid=grid, **opts)
+    else:
+        res = encode_image(image, DEFAULT_DENSITY if density is None else density, strategy,
+                           levels=DEFAULT_LEVELS if quant is None else quant, **opts)
     res.stats["encode_seconds"] = time.perf_counter() - t0
     atomic_write(output, res.data)
     if save_mask:

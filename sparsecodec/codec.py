@@ -3,7 +3,7 @@
 Encoding chooses a mask with a registered strategy (computed on the luma of colour images; one
 mask serves all channels), transforms colour images to YCbCr, optionally optimises the stored
 values (tonal optimisation), quantises them and writes one bitstream (:mod:`.coding`). The
-encoder reconstructs through exactly the code path of the decoder (:func:`reconstruct`), so its
+encoder reconstructs through exactly the code path of the decoder (:func:`rebuild`), so its
 predicted PSNR is the PSNR of the decoded file.
 """
 
@@ -81,7 +81,7 @@ def from_coding_space(chw: np.ndarray, colour: int) -> np.ndarray:
     return np.clip(np.round(image_space(chw, colour)), 0, 255).astype(np.uint8)
 
 
-def reconstruct(header, mask: np.ndarray, q: np.ndarray) -> np.ndarray:
+def rebuild(header, mask: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Rebuild the image from a header, the mask and the quantised values (the decoder)."""
     from .coding import dequantise
     from .errors import BitstreamError
@@ -117,6 +117,7 @@ def encode_image(
     nlpe_cycles: float = 0,
     progress: bool = False,
     mask_options: dict | None = None,
+    reconstruct: bool = True,
 ) -> EncodeResult:
     """Encode ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``) and return the full result.
 
@@ -126,6 +127,7 @@ def encode_image(
     ``nlpe_cycles > 0`` refines the mask of any strategy by nonlocal pixel exchange (for
     ``mask="nlpe"`` it sets the strategy's own number of cycles). ``mask_options`` are passed
     to the strategy (e.g. ``samples`` for learned masks, ``p``/``q`` for PS).
+    ``reconstruct=False`` skips the decoder run (no reconstruction, PSNR or MSE in the stats).
     """
     from .coding import Header, quantise, write_stream
 
@@ -180,8 +182,6 @@ def encode_image(
         decoder=DECODERS[decoder], seed=int(seed), flags=int(bool(tonal)),
     )
     data = write_stream(header, m, q)
-    rec = reconstruct(header, m, q)
-    from . import metrics
     from .coding import part_sizes
 
     sizes = part_sizes(data)
@@ -191,6 +191,7 @@ def encode_image(
         "channels": C,
         "mask": mask if isinstance(mask, str) else "custom",
         "decoder": decoder,
+        "tonal": bool(tonal),
         "target_density": d,
         "density": float(m.mean()),
         "mask_points": int(m.sum()),
@@ -199,16 +200,40 @@ def encode_image(
         "parts": sizes,
         "bpp": 8.0 * len(data) / (H * W),
         "bits_per_mask_point": 8.0 * sizes.get("mask", 0) / max(1, int(m.sum())),
-        "psnr": metrics.psnr(img, rec),
-        "mse": metrics.mse(img, rec),
     }
+    rec = None
+    if reconstruct:
+        from . import metrics
+
+        rec = rebuild(header, m, q)
+        stats.update(psnr=metrics.psnr(img, rec), mse=metrics.mse(img, rec))
     return EncodeResult(data, m, rec, stats)
 
 
 def encode(
-    image: np.ndarray, density: float = DEFAULT_DENSITY, mask: str = DEFAULT_MASK, **options
+    image: np.ndarray,
+    density: float = DEFAULT_DENSITY,
+    mask: str = DEFAULT_MASK,
+    *,
+    bpp: float | None = None,
+    psnr: float | None = None,
+    **options,
 ) -> bytes:
-    """Encode an image into a sparsecodec bitstream (see :func:`encode_image` for options)."""
+    """Encode an image into a sparsecodec bitstream (see :func:`encode_image` for options).
+
+    With ``bpp`` (or ``psnr``) the density and the quantisation are chosen by rate control
+    (:mod:`sparsecodec.ratecontrol`) and ``density`` is ignored.
+    """
+    if bpp is not None or psnr is not None:
+        from .ratecontrol import encode_to_quality, encode_to_rate
+
+        if bpp is not None and psnr is not None:
+            raise OptionError("give at most one of bpp and psnr")
+        if "levels" in options:
+            options["levels_grid"] = (options.pop("levels"),)
+        if bpp is not None:
+            return encode_to_rate(image, bpp, mask, **options).data
+        return encode_to_quality(image, psnr, mask, **options).data
     return encode_image(image, density, mask, **options).data
 
 
@@ -217,7 +242,7 @@ def decode(data: bytes) -> np.ndarray:
     from .coding import read_stream
 
     header, m, q = read_stream(bytes(data))
-    return reconstruct(header, m, q)
+    return rebuild(header, m, q)
 
 
 def describe(data: bytes) -> dict:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
+import tempfile
 import time
 import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+
+# keep hypothesis' cache files out of the repository
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "sparsecodec-hypothesis")
+)
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from sparsecodec.coding import (
     FORMAT_VERSION,
@@ -385,7 +391,12 @@ def _decode_or_error(data: bytes) -> None:
     assert time.perf_counter() - start < 5.0
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     which=st.integers(0, len(_FUZZ_STREAMS) - 1),
     edits=st.lists(
@@ -415,7 +426,7 @@ def test_fuzz_mutated_streams(which, edits, cut, fix_crc):
     _decode_or_error(bytes(data))
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None)
 @given(payload=st.binary(max_size=300), height=st.integers(1, 30), width=st.integers(1, 30))
 def test_fuzz_random_payloads_with_valid_header(payload, height, width):
     # a valid header with a random payload split: exercises both entropy decoders directly

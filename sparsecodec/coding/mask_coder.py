@@ -9,9 +9,9 @@ neighbouring pixels as context), adapted to sparse masks and to fast decoding wi
   earlier step, so all pixels of one step are coded by a single vectorised ``constriction``
   call while the contexts are exactly as causal as in raster-order JBIG.
 * Three nested adaptive context models: (bucket of the local mask density in a causal window
-  of radius R ~ 1.25 / sqrt(d) relative to the global density d), the same plus the
-  ``MIDDLE_BITS`` nearest causal neighbours, and the same plus all ``TEMPLATE_BITS`` nearest
-  causal neighbours. Each model's count estimate (n1 + a p) / (n + a) takes the coarser model's
+  of radius R = round(1.25 / sqrt(d)) in [3, 11], relative to the global density d), the same
+  plus the 6 nearest causal neighbours, and the same plus all 10 neighbours of a JBIG-like
+  template. Each model's count estimate (n1 + a p) / (n + a) takes the coarser model's
   probability p as prior (a Dirichlet back-off in the spirit of PPM/context-tree estimators),
   so rare fine contexts cost little. Counts are updated after every step and halved when they
   exceed ``COUNT_LIMIT`` (adaptivity).
@@ -33,7 +33,6 @@ from ._stream import bytes_to_words, read_varint, words_to_bytes, write_varint
 
 SLOPE = 3
 TEMPLATE_BITS = 10
-MIDDLE_BITS = 6
 # density buckets: window density / global density compared with these factors; priors of the
 # buckets as multiples of d (literal constants: bit-identical on every platform)
 _FACTORS = (0.25, 0.5, 0.8, 1.25, 2.0, 4.0)
@@ -41,55 +40,45 @@ _PRIOR_FACTORS = (0.15, 0.35, 0.65, 1.0, 1.6, 2.8, 5.0)
 # prior strengths a of the three nested models
 _ALPHAS = (32.0, 32.0, 32.0)
 COUNT_LIMIT = 1024.0
+P_MIN = 1.0 / (1 << 20)  # probabilities are clipped to [P_MIN, 1 - P_MIN]
 NUM_BUCKETS = len(_FACTORS) + 1
 
 
-def _template() -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (dy, dx) of the TEMPLATE_BITS nearest neighbours coded at earlier steps."""
-    offsets = sorted(
-        (dy * dy + dx * dx, abs(dx), dy, dx)
-        for dy in range(-4, 1)
-        for dx in range(-6, 7)
-        if (dy < 0 or dx < 0) and dx + SLOPE * dy < 0
-    )[:TEMPLATE_BITS]
-    return (
-        np.array([o[2] for o in offsets], dtype=np.int64),
-        np.array([o[3] for o in offsets], dtype=np.int64),
-    )
-
-
-_TDY, _TDX = _template()
-PAD_Y = int(-_TDY.min())
-PAD_X = int(np.abs(_TDX).max())
+# Template (JBIG-like, 10 causal neighbours): row y: x-2, x-1; row y-1: x-2 .. x+2; row y-2:
+# x-1 .. x+1. The middle model uses the 6 nearest: (y, x-2), (y, x-1), (y-1, x-1 .. x+1),
+# (y-2, x). Bits are read from 5-pixel window codes per row (bit k+2 = pixel x+k), kept up to
+# date as pixels are decoded; rows and columns are padded by 2.
+_PAD = 2
 
 
 @numba.njit(cache=True)
-def _step(t, bits, nprev, M, Q, tdy, tdx, ipar, thr, prior, alpha, counts, ctx, p):
+def _step(t, bits, nprev, M, WC, Q, I, ipar, thr, prior, alpha, counts, ctx, p):
     """Store the ``nprev`` decoded ``bits`` of step t-1 and adapt the counts to them, then
     compute contexts and P(pixel = 1) (into ``p``) of the pixels of step t; returns their number.
 
-    ``M`` is the mask padded by PAD_Y rows on top and PAD_X columns on both sides; ``Q`` holds
-    row prefix sums of the coded pixels. ``ipar`` = (H, W, S, R, K1, PAD_Y, PAD_X).
+    ``M`` is the (H, W) mask, ``WC`` the padded window codes, ``Q`` row prefix sums and ``I`` the
+    summed-area table of the coded pixels (entries are filled as soon as they are complete).
+    ``ipar`` = (H, W, S, R).
     """
     H = ipar[0]
     W = ipar[1]
     S = ipar[2]
     R = ipar[3]
-    K1 = ipar[4]
-    py = ipar[5]
-    px = ipar[6]
-    K = tdy.shape[0]
     nb = prior.shape[0]
-    limit = 1024.0
-    pmin = 1.0 / (1 << 20)
+    limit = COUNT_LIMIT
+    pmin = P_MIN
     # 1. the pixels of step t-1 are now known: store them and adapt the counts
     if nprev > 0:
         y = max(0, (t - 1 - (W - 1) + S - 1) // S)
         for j in range(nprev):
             x = t - 1 - S * y
             b = bits[j]
-            M[y + py, x + px] = b
             Q[y, x + 1] = Q[y, x] + b
+            I[y + 1, x + 1] = I[y, x + 1] + Q[y, x + 1]
+            if b:
+                M[y, x] = 1
+                for k in range(5):
+                    WC[y + 2, x + 4 - k] |= 1 << k
             for lev in range(3):
                 c = ctx[lev, j]
                 counts[lev, c, b] += 1.0
@@ -106,39 +95,46 @@ def _step(t, bits, nprev, M, Q, tdy, tdx, ipar, thr, prior, alpha, counts, ctx, 
     n = 0
     for y in range(y0, y1 + 1):
         x = t - S * y
-        pat = 0
-        for k in range(K):
-            pat = 2 * pat + M[y + py + tdy[k], x + px + tdx[k]]
-        s = 0
-        cnt = 0
-        for r in range(max(0, y - R), y + 1):
-            lo = max(0, x - R)
+        w1 = WC[y + 1, x + 2]
+        w2 = WC[y, x + 2]
+        w0 = WC[y + 2, x + 2] & 3
+        pat = (w1 << 5) | (((w2 >> 1) & 7) << 2) | w0
+        mid = (((w1 >> 1) & 7) << 3) | (((w2 >> 2) & 1) << 2) | w0
+        # local density in a causal window of radius R: a rectangle of rows <= y - 4 from the
+        # summed-area table, the staircase of rows y - 3 .. y from the row prefix sums
+        c0 = max(0, x - R)
+        c1 = min(W, x + R + 1)
+        r0 = max(0, y - R)
+        r1 = max(r0, y - 3)
+        s = I[r1, c1] - I[r0, c1] - I[r1, c0] + I[r0, c0]
+        cnt = (r1 - r0) * (c1 - c0)
+        for r in range(r1, y + 1):
             hi = min(W - 1, x + R, x + S * (y - r) - 1)
-            if hi >= lo:
-                s += Q[r, hi + 1] - Q[r, lo]
-                cnt += hi + 1 - lo
+            if hi >= c0:
+                s += Q[r, hi + 1] - Q[r, c0]
+                cnt += hi + 1 - c0
         bkt = b_default
         if cnt > 0:
             bkt = 0
             while bkt < nb - 1 and s > thr[bkt] * cnt:
                 bkt += 1
-        c0 = bkt
-        c1 = (pat >> (K - K1)) * nb + bkt
-        c2 = pat * nb + bkt
-        ctx[0, n] = c0
-        ctx[1, n] = c1
-        ctx[2, n] = c2
+        k0 = bkt
+        k1 = mid * nb + bkt
+        k2 = pat * nb + bkt
+        ctx[0, n] = k0
+        ctx[1, n] = k1
+        ctx[2, n] = k2
         q = prior[bkt]
-        q = (counts[0, c0, 1] + alpha[0] * q) / (counts[0, c0, 0] + counts[0, c0, 1] + alpha[0])
-        q = (counts[1, c1, 1] + alpha[1] * q) / (counts[1, c1, 0] + counts[1, c1, 1] + alpha[1])
-        q = (counts[2, c2, 1] + alpha[2] * q) / (counts[2, c2, 0] + counts[2, c2, 1] + alpha[2])
+        q = (counts[0, k0, 1] + alpha[0] * q) / (counts[0, k0, 0] + counts[0, k0, 1] + alpha[0])
+        q = (counts[1, k1, 1] + alpha[1] * q) / (counts[1, k1, 0] + counts[1, k1, 1] + alpha[1])
+        q = (counts[2, k2, 1] + alpha[2] * q) / (counts[2, k2, 0] + counts[2, k2, 1] + alpha[2])
         p[n] = min(max(q, pmin), 1.0 - pmin)
         n += 1
     return n
 
 
 @numba.njit(cache=True)
-def _encode_all(mask, M, Q, tdy, tdx, ipar, thr, prior, alpha, counts, ctx, p, bits, out_b, out_p):
+def _encode_all(mask, M, WC, Q, I, ipar, thr, prior, alpha, counts, ctx, p, bits, out_b, out_p):
     """Run the model over the whole mask in coding order (encoder side)."""
     H = ipar[0]
     W = ipar[1]
@@ -147,7 +143,7 @@ def _encode_all(mask, M, Q, tdy, tdx, ipar, thr, prior, alpha, counts, ctx, p, b
     n = 0
     k = 0
     for t in range(T + 1):
-        n = _step(t, bits, n, M, Q, tdy, tdx, ipar, thr, prior, alpha, counts, ctx, p)
+        n = _step(t, bits, n, M, WC, Q, I, ipar, thr, prior, alpha, counts, ctx, p)
         y = max(0, (t - (W - 1) + S - 1) // S)
         for j in range(n):
             b = mask[y + j, t - S * (y + j)]
@@ -163,11 +159,13 @@ class _Model:
 
     def __init__(self, height: int, width: int, count: int) -> None:
         d = count / (height * width)
-        radius = min(12, max(3, int(1.25 / math.sqrt(d) + 0.5)))
+        radius = min(11, max(3, int(1.25 / math.sqrt(d) + 0.5)))
         self.steps = (width - 1) + SLOPE * (height - 1) + 1
-        self.M = np.zeros((height + PAD_Y, width + 2 * PAD_X), np.uint8)
+        self.M = np.zeros((height, width), np.uint8)
+        self.WC = np.zeros((height + _PAD, width + 2 * _PAD), np.int64)
         self.Q = np.zeros((height, width + 1), np.int32)
-        self.ipar = np.array([height, width, SLOPE, radius, MIDDLE_BITS, PAD_Y, PAD_X], np.int64)
+        self.I = np.zeros((height + 1, width + 1), np.int32)
+        self.ipar = np.array([height, width, SLOPE, radius], np.int64)
         self.thr = np.array(_FACTORS, dtype=np.float64) * d
         self.prior = np.array([min(d * f, 0.95) for f in _PRIOR_FACTORS], dtype=np.float64)
         self.alpha = np.array(_ALPHAS, dtype=np.float64)
@@ -179,13 +177,12 @@ class _Model:
 
     def args(self) -> tuple:
         return (
-            self.M, self.Q, _TDY, _TDX, self.ipar, self.thr, self.prior, self.alpha,
+            self.M, self.WC, self.Q, self.I, self.ipar, self.thr, self.prior, self.alpha,
             self.counts, self.ctx, self.p,
         )  # fmt: skip
 
     def mask(self) -> np.ndarray:
-        w = self.Q.shape[1] - 1
-        return self.M[PAD_Y:, PAD_X : PAD_X + w].astype(bool)
+        return self.M.view(bool)
 
 
 def _family():

@@ -296,7 +296,7 @@ def _update(
             pb = ktab[t, v]
             lm = lam[ctx]
             pm = lm * pa + (1.0 - lm) * pb
-            lm += 0.01 * (pa - pb) / pm
+            lm += 0.02 * (pa - pb) / pm
             lam[ctx] = min(max(lm, 0.02), 0.98)
             dm = L
             for i in range(k):

@@ -108,3 +108,14 @@ def test_errors():
 def test_full_mask_returns_data(rng):
     f = rng.random((9, 9))
     np.testing.assert_array_equal(solve(f, np.ones((9, 9), bool)).u, f)
+
+
+@pytest.mark.parametrize("d", [0.02, 0.1])
+def test_multigrid_large_image_parallel_levels(rng, d):
+    """Large enough that the first coarse levels run the parallel kernels."""
+    H, W = 300, 340
+    f = rng.uniform(0, 255, (H, W))
+    m = _mask(rng, H, W, d)
+    res = solve(f, m, solver="multigrid", tol=1e-8)
+    assert res.converged and res.iterations < 30
+    assert np.abs(res.u - spsolve_inpaint(f, m)).max() < 1e-3

@@ -154,8 +154,10 @@ def encode_image(
             opts.setdefault("colour", img)
         if strategy.slow:
             opts.setdefault("progress", progress)
-        if mask == "nlpe" and nlpe_cycles:
-            opts.setdefault("cycles", nlpe_cycles)
+        if mask == "nlpe":
+            if nlpe_cycles:
+                opts.setdefault("cycles", nlpe_cycles)
+            opts.setdefault("tonal", bool(tonal) and decoder == "diffusion")
         m = strategy.load()(y, d, seed=int(seed), **opts)
         strategy_id = strategy.id
     else:
@@ -168,7 +170,8 @@ def encode_image(
     if nlpe_cycles and mask != "nlpe":
         from .masks.nlpe import nlpe_refine
 
-        m = nlpe_refine(y, m, cycles=nlpe_cycles, seed=int(seed), progress=progress)
+        m = nlpe_refine(y, m, cycles=nlpe_cycles, seed=int(seed), progress=progress,
+                        tonal=bool(tonal) and decoder == "diffusion")
 
     chw = to_coding_space(img, cs)
     if tonal and decoder == "diffusion":

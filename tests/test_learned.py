@@ -16,6 +16,8 @@ from sparsecodec.errors import OptionError, WeightsError  # noqa: E402
 from sparsecodec.masks import learned  # noqa: E402
 from sparsecodec.nets.unet import InpaintNet, MaskNet, UNet, rescale_to_density  # noqa: E402
 from sparsecodec.training.diffusion_masks import (  # noqa: E402
+    ExactDiffusion,
+    exact_step,
     joint_step,
     laplacian,
     residual_loss,
@@ -68,6 +70,8 @@ def test_rescale_to_density_caps_mean_only_when_exceeded():
     r = rescale_to_density(c, d)
     assert r[0].mean().item() == pytest.approx(0.05, rel=1e-6)
     assert torch.equal(r[1], c[1])  # below the target: unchanged
+    e = rescale_to_density(c, d, exact=True)  # exact: scaled up too
+    assert e.mean(dim=(1, 2, 3)).tolist() == pytest.approx([0.05, 0.05], rel=1e-6)
 
 
 @pytest.mark.parametrize("density", [0.02, 0.05, 0.3])
@@ -78,6 +82,7 @@ def test_rescale_probabilities_hits_density(density):
     assert q.mean() == pytest.approx(density, rel=1e-6)
     assert q.min() >= 0 and q.max() <= 1
     assert learned.rescale_probabilities(np.zeros((4, 4)), 0.1).mean() == pytest.approx(0.1)
+    assert np.allclose(learned.rescale_probabilities(np.ones((4, 4)), 0.1), 0.1)
 
 
 @pytest.mark.parametrize("shape", [(33, 47), (17, 5), (1, 9), (64, 64)])
@@ -116,8 +121,10 @@ def test_best_of_samples_uses_real_solver(tmp_path):
         learned.mask_probabilities(img, 0.05, weights=str(path)), 0.05
     )
     rng = np.random.default_rng(0)
-    errs = [np.mean((solve(img, m, solver="cg").u - img) ** 2)
-            for m in (learned.coin_flips(p, rng) for _ in range(3))]
+    errs = [
+        np.mean((solve(img, m, solver="cg").u - img) ** 2)
+        for m in (learned.coin_flips(p, rng) for _ in range(3))
+    ]
     assert err_best == pytest.approx(min(errs), rel=1e-9)
 
 
@@ -205,3 +212,47 @@ def test_committed_weights_give_target_density():
     m = learned.learned_mask(img, 0.05, seed=0, samples=1)
     assert m.shape == img.shape
     assert abs(m.mean() - 0.05) < 0.02
+
+
+def test_exact_diffusion_matches_solver_and_gradient():
+    from sparsecodec.inpainting import solve
+
+    img = _image(10, 12)
+    mask = np.random.default_rng(2).random(img.shape) < 0.2
+    t = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float64))[None, None]  # noqa: E731
+    u = ExactDiffusion.apply(t(mask), t(img))[0, 0].numpy()
+    assert np.allclose(u, solve(img, mask, solver="cg", tol=1e-12).u, atol=1e-6)
+    torch.manual_seed(0)
+    c = (torch.rand(2, 1, 5, 6, dtype=torch.float64) * 0.5 + 0.05).requires_grad_()
+    f = torch.rand(2, 1, 5, 6, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda c: ExactDiffusion.apply(c, f), (c,))
+
+
+def test_exact_training_step_runs_and_loss_decreases():
+    torch.manual_seed(0)
+    m = MaskNet(base=4, scales=3, layers=1)
+    opt = torch.optim.Adam(m.parameters(), lr=5e-3)
+    f = torch.from_numpy(_image(32, 32)[None, None] / 255).float()
+    d = torch.tensor([0.05])
+    hist = [exact_step(m, opt, f, d) for _ in range(10)]
+    assert all(np.isfinite(v) for h in hist for v in h.values())
+    assert hist[-1]["loss_m"] < hist[0]["loss_m"]
+
+
+def test_dither_binarisation_is_deterministic(tmp_path):
+    path = _tiny_weights(tmp_path)
+    img = _image(48, 52)
+    a = learned.learned_mask(img, 0.05, seed=1, weights=str(path), binarise="dither")
+    b = learned.learned_mask(img, 0.05, seed=2, weights=str(path), binarise="dither")
+    assert np.array_equal(a, b)
+    assert abs(a.mean() - 0.05) < 0.01
+    with pytest.raises(OptionError):
+        learned.learned_mask(img, 0.05, weights=str(path), binarise="nope")
+
+
+def test_calibrated_gamma_lookup():
+    meta = {"gamma_coin_0.02": "0.5", "gamma_coin_0.1": "1.0", "gamma_dither_0.05": "0.75"}
+    assert learned.calibrated_gamma(meta, 0.025) == 0.5
+    assert learned.calibrated_gamma(meta, 0.08) == 1.0
+    assert learned.calibrated_gamma(meta, 0.05, "dither") == 0.75
+    assert learned.calibrated_gamma({}, 0.05) == 1.0

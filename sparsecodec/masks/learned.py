@@ -43,6 +43,8 @@ def rescale_probabilities(p: np.ndarray, density: float, iters: int = 50) -> np.
     target = density * p.size
     if p.sum() <= 0:
         return np.full(p.shape, density)
+    if p.sum() >= target:  # scaling down never leaves [0, 1]
+        return p * (target / p.sum())
     for _ in range(iters):
         s = p.sum()
         if abs(s - target) <= 1e-9 * p.size:
@@ -93,7 +95,17 @@ def _load_net(path: str, device: str) -> Any:
         net.load_state_dict(state)
     except (KeyError, ValueError, RuntimeError) as exc:
         raise WeightsError(f"weights {p} do not match the mask network: {exc}") from None
-    return net.to(torch.device(device)).eval()
+    return net.to(torch.device(device)).eval(), dict(meta)
+
+
+def calibrated_gamma(meta: dict[str, str], density: float, binarise: str = "coin") -> float:
+    """Exponent gamma for ``p**gamma`` stored in the weight file as ``gamma_<mode>_<density>``
+    entries (chosen on training crops with the real solver); the nearest log density wins."""
+    pre = f"gamma_{binarise}_"
+    table = {float(k[len(pre) :]): float(v) for k, v in meta.items() if k.startswith(pre)}
+    if not table:
+        return 1.0
+    return table[min(table, key=lambda d: abs(np.log(d) - np.log(density)))]
 
 
 def mask_probabilities(
@@ -102,11 +114,11 @@ def mask_probabilities(
     """Non-binary mask c = M(f) of the network for a grey image in [0,255] (float64 (H,W)).
 
     The image is reflect-padded to a multiple of the network's down-sampling factor, passed
-    through the network and cropped back. Values are in [0,1] with mean <= density.
+    through the network and cropped back. Values are in [0,1] with mean <= density (untempered).
     """
     import torch
 
-    net = _load_net(str(weights_path(weights)), device)
+    net, _ = _load_net(str(weights_path(weights)), device)
     f = np.asarray(image, dtype=np.float32) / 255.0
     h, w = f.shape
     m = net.multiple
@@ -152,13 +164,19 @@ def learned_mask(
     device: str = "cpu",
     weights: str = DEFAULT_WEIGHTS,
     solver: str | None = None,
+    gamma: float | None = None,
+    binarise: str = "coin",
     **options: Any,
 ) -> np.ndarray:
     """Learned mask (Alt et al. 2021): network probabilities, coin flips, best of ``samples``.
 
     ``image`` is float64 (H,W) in [0,255] (luma for colour images); returns bool (H,W) with
     about ``density * H * W`` True pixels. With ``samples > 1`` each binarisation is judged by
-    the real homogeneous diffusion inpainting MSE and the best is kept.
+    the real homogeneous diffusion inpainting MSE and the best is kept. Before the coin flips
+    the probabilities are tempered, ``p**gamma`` (gamma from the weight file unless given; our
+    addition: 1 = the network as trained, 0 = uniform random), then rescaled to mean density.
+    ``binarise="dither"`` (our addition) replaces the coin flips by deterministic Floyd-Steinberg
+    error diffusion of the probabilities (as Belhachmi masks); ``seed``/``samples`` then unused.
     """
     if options:
         raise OptionError(f"unknown option(s) for the learned mask: {', '.join(options)}")
@@ -170,9 +188,22 @@ def learned_mask(
     samples = int(samples)
     if not 1 <= samples <= 1000:
         raise OptionError(f"samples must be in 1..1000, got {samples}")
-    p = rescale_probabilities(
-        mask_probabilities(image, density, weights=weights, device=device), density
-    )
+    if binarise not in ("coin", "dither"):
+        raise OptionError(f"binarise must be 'coin' or 'dither', got {binarise!r}")
+    c = mask_probabilities(image, density, weights=weights, device=device)
+    if gamma is None:
+        meta = _load_net(str(weights_path(weights)), device)[1]
+        gamma = calibrated_gamma(meta, density, binarise)
+    if not 0.0 <= float(gamma) <= 4.0:
+        raise OptionError(f"gamma must be in [0, 4], got {gamma}")
+    p = rescale_probabilities(c ** float(gamma), density)
+    if binarise == "dither":
+        from .belhachmi import floyd_steinberg
+
+        m = floyd_steinberg(p)
+        if not m.any():
+            m.flat[int(np.argmax(p))] = True
+        return m
     rng = np.random.default_rng(seed)
     if samples == 1:
         return coin_flips(p, rng)

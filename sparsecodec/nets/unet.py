@@ -103,7 +103,7 @@ class MaskNet(nn.Module):
     """Density-conditioned mask network M: c = rescale(sigmoid(UNet([f, density plane]) + logit d)).
 
     ``f`` is (N,1,H,W) grey in [0,1]; ``density`` is (N,) in (0,1]. Returns the non-binary
-    confidence c in [0,1] with mean <= density.
+    confidence c in [0,1] with mean = density (up to clipping at 1).
     """
 
     def __init__(self, base: int = 10, scales: int = 5, layers: int = 3) -> None:

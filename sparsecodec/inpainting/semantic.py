@@ -252,7 +252,7 @@ def optimise_latent(
     """Minimise Eq. (4) over ``z`` for one window.
 
     ``y``: (3, h, w) in [-1, 1]; ``known``: (h, w) bool. Returns ``G(z_hat)`` resized to
-    (3, h, w) in [-1, 1] (float64) and the loss after each iteration.
+    (3, h, w) in [-1, 1] (float64) and the loss at each iteration (before its step).
     """
     import torch
     import torch.nn.functional as F

@@ -1,0 +1,226 @@
+"""Benchmark machinery (benchmarks/rd.py, speed.py, __main__.py) on tiny generated images."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks import __main__ as bench_main
+from benchmarks import rd, speed
+
+
+@pytest.fixture(autouse=True)
+def _one_numba_thread():
+    """Serial Numba kernels: on a busy 2-core machine each parallel region of the solver can
+    cost milliseconds of thread wake-up, which dominates on the tiny test images."""
+    import numba
+
+    n = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(n)
+
+
+def _curve(rates, offset=0.0, scale=1.0):
+    """A smooth concave RD curve ``q = 30 + 6 log2(rate / scale) + offset``."""
+    return [(r, 30.0 + 6.0 * math.log2(r / scale) + offset) for r in rates]
+
+
+def test_hull_keeps_upper_concave_front():
+    pts = [
+        (0.1, 20.0),
+        (0.2, 25.0),
+        (0.2, 24.0),
+        (0.3, 25.5),
+        (0.4, 29.0),
+        (0.35, 22.0),
+        (0.8, 30.0),
+        (0.05, 21.0),
+        (1.0, float("inf")),
+    ]
+    h = rd.rd_hull(pts)
+    rates = [r for r, _ in h]
+    qs = [q for _, q in h]
+    assert rates == sorted(rates) and all(b > a for a, b in zip(qs, qs[1:], strict=False))
+    # (0.1, 20) is dominated by (0.05, 21); (0.3, 25.5) lies below the chord (0.2,25)-(0.4,29)
+    assert (0.1, 20.0) not in h and (0.3, 25.5) not in h and (0.35, 22.0) not in h
+    assert h[0] == (0.05, 21.0) and (0.4, 29.0) in h and h[-1] == (0.8, 30.0)
+    # concave in log rate
+    x = np.log(rates)
+    slopes = np.diff(qs) / np.diff(x)
+    assert np.all(np.diff(slopes) < 0)
+
+
+def test_interpolate_and_mean_at():
+    c = [(0.1, 20.0), (0.4, 30.0)]
+    assert rd.interpolate(c, 0.2) == pytest.approx(25.0)  # midpoint in log rate
+    assert rd.interpolate(c, 0.05) is None and rd.interpolate(c, 0.5) is None
+    m, k = rd.mean_at([c, [(0.1, 10.0), (0.4, 20.0)]], 0.2)
+    assert m == pytest.approx(20.0) and k == 2
+    m, k = rd.mean_at([c, [(0.3, 10.0), (0.4, 20.0)]], 0.2)
+    assert m is None and k == 1
+
+
+def test_bjontegaard_on_shifted_curves():
+    rates = [0.05, 0.1, 0.2, 0.4, 0.8]
+    anchor = _curve(rates)
+    # the same curve at half the rate: -50 % rate; 6 dB per octave -> +6 dB
+    better = [(r / 2, q) for r, q in _curve(rates)]
+    assert rd.bd_rate(anchor, better) == pytest.approx(-50.0, abs=1e-6)
+    assert rd.bd_psnr(anchor, better) == pytest.approx(6.0, abs=1e-6)
+    worse = _curve(rates, offset=-1.5)
+    assert rd.bd_psnr(anchor, worse) == pytest.approx(-1.5, abs=1e-6)
+    assert rd.bd_rate(anchor, worse) == pytest.approx(100 * (2 ** (1.5 / 6) - 1), abs=1e-6)
+    disjoint = [(r * 100, q + 100) for r, q in anchor]
+    assert rd.bd_psnr(anchor, disjoint) is None and rd.bd_rate(anchor, disjoint) is None
+
+
+def test_recommend_respects_time_limit():
+    def cfg(t):
+        return {"encode_s_median": t, "hull_points": {}}
+
+    def bd(v):
+        return {"jpeg": {"bd_rate": v}}
+
+    summary = {
+        "grey": {
+            "configs": {"a/diffusion": cfg(2.0), "b/diffusion": cfg(30.0), "c/diffusion": cfg(5.0)},
+            "bd": {"a/diffusion": bd(-10.0), "b/diffusion": bd(-40.0), "c/diffusion": bd(-20.0)},
+        }
+    }
+    rec = rd.recommend(summary, max_encode_s=10.0)
+    assert rec["config"] == "c/diffusion" and rec["bd_rate"] == pytest.approx(-20.0)
+    assert [r[0] for r in rec["rejected"]] == ["b/diffusion"]
+    assert rd.recommend(summary, max_encode_s=1.0)["config"] is None
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("tiny")
+    for i in range(2):
+        y, x = np.mgrid[0:40, 0:40] / 40.0
+        g = 120 + 80 * np.sin((5 + i) * x) * np.cos(3 * y) + 50 * ((x - 0.5) ** 2 + y**2 < 0.2)
+        rgb = np.stack([g, 0.8 * g + 30 * x, 200 - 0.5 * g], axis=2)
+        Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(d / f"im{i}.png")
+    return d
+
+
+def test_rd_end_to_end_and_cache(tiny_data, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache.jsonl"
+    argv = [
+        "--data",
+        str(tiny_data),
+        "--jobs",
+        "1",
+        "--configs",
+        "belhachmi/diffusion,jpeg",
+        "--densities",
+        "0.05,0.1,0.2,0.4",
+        "--levels",
+        "16,64",
+        "--out-dir",
+        str(out),
+        "--cache",
+        str(cache),
+        "--no-progress",
+    ]
+    assert rd.main(argv) == 0
+    res = json.loads((out / "rd.json").read_text())
+    for kind in ("grey", "colour"):
+        S = res["summary"][kind]
+        assert S["images"] == ["im0.png", "im1.png"]
+        pts = res["raw"][kind]["belhachmi/diffusion"]["im0.png"]
+        assert len(pts) == 8  # 4 densities x 2 levels
+        for p in pts:  # rate is the real size of the bitstream
+            assert p["bpp"] == pytest.approx(8 * p["bytes"] / 1600)
+            assert 5 < p["psnr"] < 60 and 0 < p["ssim"] <= 1
+        # more points and finer quantisation cost more bytes
+        by = {(p["density"], p["levels"]): p["bytes"] for p in pts}
+        assert by[(0.4, 64)] > by[(0.05, 64)] and by[(0.2, 64)] > by[(0.2, 16)]
+        jp = res["raw"][kind]["jpeg"]["im0.png"]
+        assert [p["quality"] for p in jp] == list(rd.STANDARD["jpeg"][1])
+        assert jp[-1]["psnr"] > jp[0]["psnr"] and jp[-1]["bytes"] > jp[0]["bytes"]
+        hull = S["configs"]["belhachmi/diffusion"]["psnr_hull"]["im0.png"]
+        assert [h[1] for h in hull] == sorted(h[1] for h in hull)
+        assert set(S["bd"]["belhachmi/diffusion"]) == {"jpeg"}
+    md = (out / "rd.md").read_text()
+    assert "BD-rate" in md and "belhachmi/diffusion" in md and "Choice of the default" in md
+    assert (out / "rd_grey.png").stat().st_size > 1000 and (out / "rd_colour.png").is_file()
+    # second run: everything comes from the cache and gives the same points
+    n_lines = len(cache.read_text().splitlines())
+    assert rd.main(argv) == 0
+    assert len(cache.read_text().splitlines()) == n_lines
+    assert json.loads((out / "rd.json").read_text())["raw"] == res["raw"]
+
+
+def test_rd_configs_and_select():
+    names, notes = rd.sparsecodec_configs(slow=False)
+    assert "belhachmi/diffusion" in names and "belhachmi+tonal/diffusion" in names
+    assert not any(n.startswith(("ps/", "nlpe/", "ps+", "nlpe+")) for n in names)
+    assert rd.parse_config("belhachmi+tonal/diffusion") == ("belhachmi", True, "diffusion")
+    assert rd.select(names + ["jpeg"], "belhachmi*,jpeg") == [
+        n for n in names if n.startswith("belhachmi")
+    ] + ["jpeg"]
+    assert rd.probe("nonexistent/diffusion") is not None
+
+
+def test_standard_codecs_real_sizes():
+    img = rd._test_image(48, colour=True)
+    for codec, q in (("jpeg", 50), ("jp2", 0.5), ("webp", 50)):
+        data = rd.encode_standard(img, codec, q)
+        rec = rd.decode_standard(data, grey=False)
+        assert rec.shape == img.shape and len(data) > 20
+    big = rd._test_image(128, colour=True)
+    data = rd.encode_standard(big, "jp2", 0.5)
+    assert 0.2 < 8 * len(data) / 128**2 < 0.5 * 1.2  # the rate target is honoured (+ headers)
+
+
+def test_speed_tiny(tmp_path):
+    argv = [
+        "--data",
+        str(tmp_path / "none"),
+        "--sizes",
+        "24x24,32x40",
+        "--densities",
+        "0.1",
+        "--strategies",
+        "random,belhachmi",
+        "--repeats",
+        "1",
+        "--out-dir",
+        str(tmp_path),
+    ]
+    assert speed.main(argv) == 0
+    res = json.loads((tmp_path / "speed.json").read_text())
+    assert {(r[0], r[2]) for r in res["mask_s"]} == {
+        ("24x24", "random"),
+        ("24x24", "belhachmi"),
+        ("40x32", "random"),
+        ("40x32", "belhachmi"),
+    }
+    assert all(r[3] > 0 for r in res["mask_s"] + res["decode_s"])
+    assert {r[2] for r in res["decode_s"]} >= {"diffusion multigrid", "diffusion CG"}
+    md = (tmp_path / "speed.md").read_text()
+    assert "speed-up" in md and "generated test image" in md
+
+
+def test_main_registry(capsys, tmp_path):
+    root = tmp_path / "data"
+    (root / "kodak").mkdir(parents=True)
+    assert bench_main.data_for("rd", str(root)) == str(root / "kodak")
+    assert bench_main.data_for("masks", str(root)) == str(root)
+    assert bench_main.data_for("rd", str(root / "kodak")) == str(root / "kodak")  # image folder
+    assert "rd" in bench_main.discover() and "common" not in bench_main.discover()
+    assert bench_main.exists("rd") and bench_main.exists("speed")
+    opts = {"--data", "--quick"}
+    assert bench_main.argv_for("x", "/d", True, 2, opts) == ["--data", "/d", "--quick"]
+    assert bench_main.argv_for("x", "/d", True, 2, set()) == []
+    assert bench_main.argv_for("x", None, False, 2, {"--jobs"}) == ["--jobs", "2"]
+    assert bench_main.main(["list"]) == 0
+    assert "rd" in capsys.readouterr().out
+    assert bench_main.main(["no-such-benchmark"]) == 2

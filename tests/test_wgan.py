@@ -1,0 +1,313 @@
+"""Mask WGAN (Peter 2022): blocks, binariser, critic normalisation, decoder and mask strategy.
+
+All networks here are tiny and randomly initialised; nothing depends on the committed weights.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from sparsecodec.errors import ImageError, OptionError, WeightsError  # noqa: E402
+from sparsecodec.nets import wgan as W  # noqa: E402
+
+TINY = W.HourglassConfig(down=(2, 3), up=(3, 2), last=2)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def weights(tmp_path, monkeypatch):
+    """A weights folder with tiny random networks: wgan_inpaint, wgan_mask_d05, wgan_mask_d10."""
+    from sparsecodec.inpainting import wgan_decoder
+
+    torch.manual_seed(0)
+    W.save_bundle(tmp_path / "wgan_inpaint.safetensors", W.InpaintGenerator(TINY))
+    for name in ("wgan_mask_d05", "wgan_mask_d10"):
+        W.save_bundle(
+            tmp_path / f"{name}.safetensors", W.InpaintGenerator(TINY), W.MaskGenerator(TINY)
+        )
+    monkeypatch.setenv("SPARSECODEC_WEIGHTS", str(tmp_path))
+    wgan_decoder._load.cache_clear()
+    yield tmp_path
+    wgan_decoder._load.cache_clear()
+
+
+# ------------------------------------------------------------------------------ blocks
+
+
+def test_block_shapes():
+    x = torch.rand(2, 5, 16, 20)
+    cb = W.CBlock(5, 4)
+    assert cb(x).shape == (2, 12, 8, 10)  # three branches concatenated, 2x2 max pooling
+    assert [b.dilation for b in cb.par.branches] == [(1, 1), (2, 2), (5, 5)]
+    assert all(b.kernel_size == (5, 5) for b in cb.par.branches)
+    assert W.TCBlock(5, 4)(x).shape == (2, 12, 32, 40)
+    assert W.TCBlock(5, 4, upsample=False)(x).shape == (2, 12, 16, 20)
+    assert isinstance(W.TCBlock(5, 4).par.branches[0], torch.nn.ConvTranspose2d)
+
+
+def test_generator_shape_range_and_eq1():
+    g = W.InpaintGenerator(TINY)
+    f = torch.rand(2, 3, 8, 12)
+    c = (torch.rand(2, 1, 8, 12) < 0.3).float()
+    r = torch.rand(2, 3, 8, 12)
+    out = g(r, c, c * f)
+    assert out.shape == (2, 3, 8, 12)
+    assert out.min() >= 0 and out.max() <= 1  # hard sigmoid
+    u = g.inpaint(f, c, r)
+    known = c.expand_as(f).bool()
+    assert torch.equal(u[known], f[known])  # Eq. (1)
+    assert torch.equal(u[~known], out[~known])
+    assert g.multiple == 4
+
+
+def test_binariser_forward_binary_and_straight_through():
+    c = torch.tensor([0.0, 0.2, 0.49, 0.5, 0.51, 0.9, 1.0], requires_grad=True)
+    b = W.binarise(c)
+    assert b.tolist() == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]  # floor(c + 0.5)
+    (b * torch.arange(7.0)).sum().backward()
+    assert c.grad.tolist() == list(range(7))  # identity gradient
+
+    m = W.MaskGenerator(TINY)
+    bm, cm = m(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
+    assert bm.shape == (1, 1, 8, 8)
+    assert set(bm.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(bm, torch.floor(cm + 0.5))
+    bm.mean().backward()
+    grads = [p.grad for p in m.parameters() if p.grad is not None]
+    assert grads and any(gr.abs().sum() > 0 for gr in grads)  # gradient reaches the network
+
+
+def test_critic_weights_unit_norm():
+    d = W.Critic(W.CriticConfig(widths=(4, 6)))
+    convs = [mod for mod in d.modules() if isinstance(mod, W.NormConv2d)]
+    assert len(convs) == 3
+    assert convs[0].stride == (2, 2) and convs[0].kernel_size == (5, 5)
+    u, c = torch.rand(2, 3, 16, 16), torch.rand(2, 1, 16, 16)
+    before = d(u, c)
+    assert before.shape == (2,)
+    with torch.no_grad():
+        for i, conv in enumerate(convs):
+            conv.weight.mul_(3.0 + 4 * i)  # rescaling the raw weights changes nothing
+            sv = torch.linalg.svdvals(conv.normalised_weight().flatten(1))
+            assert abs(sv[0].item() - 1.0) < 1e-5  # unit 2-norm of the weight matrix
+    assert torch.allclose(d(u, c), before, atol=1e-5)
+    # the effective weight, not the raw one, is used in the forward pass
+    x = torch.rand(1, 4, 16, 16)
+    ref = torch.nn.functional.conv2d(x, convs[0].normalised_weight(), convs[0].bias, 2, 2)
+    assert torch.allclose(convs[0](x), ref, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------ weights
+
+
+def test_weights_safetensors_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARSECODEC_WEIGHTS", str(tmp_path))
+    with pytest.raises(WeightsError, match="not found"):
+        W.load_bundle("wgan_inpaint")
+    g = W.InpaintGenerator(TINY)
+    torch.save(g.state_dict(), tmp_path / "pickled.safetensors")  # a pickle, not safetensors
+    with pytest.raises(WeightsError, match="cannot read"):
+        W.load_bundle(tmp_path / "pickled.safetensors")
+    W.save_bundle(tmp_path / "wgan_inpaint.safetensors", g, meta={"steps": 3})
+    b = W.load_bundle("wgan_inpaint")
+    assert b.mask_generator is None and b.meta["steps"] == "3"
+    for k, v in g.state_dict().items():
+        assert torch.equal(b.generator.state_dict()[k], v)
+    # wrong architecture in the metadata -> clear error, not a traceback
+    from safetensors.torch import load_file, save_file
+
+    t = load_file(tmp_path / "wgan_inpaint.safetensors")
+    bad = '{"down": [2, 4], "up": [3, 2], "last": 2, "image_channels": 3}'
+    save_file(t, tmp_path / "bad.safetensors", metadata={"g_config": bad})
+    with pytest.raises(WeightsError, match="do not match"):
+        W.load_bundle(tmp_path / "bad.safetensors")
+
+
+def test_weights_dir_default_and_env(monkeypatch, tmp_path):
+    monkeypatch.delenv("SPARSECODEC_WEIGHTS", raising=False)
+    assert W.weights_dir() == W.Path(W.__file__).resolve().parents[2] / "weights"
+    monkeypatch.setenv("SPARSECODEC_WEIGHTS", str(tmp_path))
+    assert W.weights_dir() == tmp_path
+
+
+# ------------------------------------------------------------------------------ decoder
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (17, 33), (9, 6, 3), (5, 7, 1)])
+def test_decoder_any_size_deterministic(weights, shape):
+    from sparsecodec.inpainting.wgan_decoder import wgan_inpaint
+
+    rng = np.random.default_rng(0)
+    im = rng.random(shape) * 255
+    mask = rng.random(shape[:2]) < 0.3
+    mask.flat[0] = True
+    u = wgan_inpaint(im, mask, seed=7)
+    assert u.shape == im.shape and u.dtype == np.float64
+    assert u.min() >= 0 and u.max() <= 255
+    assert np.array_equal(u, wgan_inpaint(im, mask, seed=7))  # same seed -> identical
+    assert np.array_equal(u[mask], im[mask])
+    if (~mask).sum() > 3:
+        assert not np.array_equal(u, wgan_inpaint(im, mask, seed=8))  # noise matters
+    # values off the mask are ignored
+    im2 = im.copy()
+    im2[~mask] = 0
+    assert np.array_equal(u, wgan_inpaint(im2, mask, seed=7))
+
+
+def test_decoder_bad_input(weights, tmp_path):
+    from sparsecodec.inpainting.wgan_decoder import wgan_inpaint
+
+    with pytest.raises(OptionError):
+        wgan_inpaint(np.zeros((4, 4)), np.ones((4, 5), bool))
+    with pytest.raises(ImageError):
+        wgan_inpaint(np.zeros((4, 4, 2)), np.ones((4, 4), bool))
+    with pytest.raises(WeightsError, match="not found"):
+        wgan_inpaint(np.zeros((4, 4)), np.ones((4, 4), bool), model="nonexistent")
+
+
+def test_tiles_blend_to_partition_of_unity(monkeypatch):
+    """Tiled processing of a pointwise function reproduces the one-pass result exactly."""
+    monkeypatch.setattr(W, "MAX_PIXELS", 16)
+    monkeypatch.setattr(W, "TILE", 16)
+    monkeypatch.setattr(W, "OVERLAP", 4)
+    x = torch.rand(1, 2, 40, 56)
+    y = torch.rand(1, 1, 40, 56)
+
+    def fn(a, b):
+        return a * 2 + b
+
+    assert torch.allclose(W.run_tiled(fn, [x, y], 2), fn(x, y), atol=1e-6)
+
+
+def test_decoder_tiled_large_image(weights, monkeypatch):
+    from sparsecodec.inpainting.wgan_decoder import wgan_inpaint
+
+    monkeypatch.setattr(W, "MAX_PIXELS", 256)
+    monkeypatch.setattr(W, "TILE", 16)
+    monkeypatch.setattr(W, "OVERLAP", 4)
+    rng = np.random.default_rng(1)
+    im = rng.random((37, 45, 3)) * 255
+    mask = rng.random((37, 45)) < 0.1
+    u = wgan_inpaint(im, mask, seed=1)
+    assert u.shape == im.shape and np.isfinite(u).all()
+    assert np.array_equal(u, wgan_inpaint(im, mask, seed=1))
+
+
+# ------------------------------------------------------------------------------ masks
+
+
+def test_mask_strategy(weights):
+    from sparsecodec.masks.wgan import choose_model, wgan_mask
+
+    assert choose_model(0.04) == "wgan_mask_d05"
+    assert choose_model(0.3) == "wgan_mask_d10"
+    rng = np.random.default_rng(2)
+    luma = rng.random((23, 31)) * 255
+    for density in (0.02, 0.1, 0.5):
+        b = wgan_mask(luma, density, seed=3)
+        assert b.dtype == bool and b.shape == luma.shape
+        assert b.sum() == round(density * luma.size)
+        assert np.array_equal(b, wgan_mask(luma, density, seed=3))
+    colour = rng.random((23, 31, 3)) * 255
+    bc = wgan_mask(luma, 0.1, seed=3, colour=colour)
+    assert bc.sum() == round(0.1 * luma.size)
+    with pytest.raises(ImageError):
+        wgan_mask(luma, 0.1, colour=colour[:5])
+    with pytest.raises(OptionError):
+        wgan_mask(luma, 0.0)
+
+
+def test_mask_strategy_no_weights(tmp_path, monkeypatch):
+    from sparsecodec.masks.wgan import wgan_mask
+
+    monkeypatch.setenv("SPARSECODEC_WEIGHTS", str(tmp_path))
+    with pytest.raises(WeightsError, match="no mask WGAN weights"):
+        wgan_mask(np.zeros((8, 8)), 0.1)
+
+
+def test_adjust_count_keeps_confident_pixels():
+    from sparsecodec.masks.wgan import adjust_count
+
+    c = np.array([[0.9, 0.6, 0.1], [0.4, 0.55, 0.0]])
+    b = c >= 0.5
+    assert adjust_count(b, c, 2, 0).tolist() == [[True, True, False], [False, False, False]]
+    assert adjust_count(b, c, 4, 0).tolist() == [[True, True, False], [True, True, False]]
+    assert adjust_count(b, c, 3, 0).sum() == 3
+
+
+# ------------------------------------------------------------------------------ misc
+
+
+def test_lazy_torch_import():
+    code = (
+        "import sys, sparsecodec, sparsecodec.masks.wgan, sparsecodec.inpainting.wgan_decoder;"
+        "assert 'torch' not in sys.modules, 'torch imported eagerly'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_training_smoke(tmp_path):
+    """Two steps of each mode on a tiny synthetic folder, then resume and export."""
+    from PIL import Image
+
+    from sparsecodec.training.mask_wgan import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(data / f"{i}.png")
+    common = [
+        "--data",
+        str(data),
+        "--val",
+        str(data),
+        "--crop",
+        "16",
+        "--batch",
+        "2",
+        "--val-n",
+        "2",
+        "--width-scale",
+        "0.25",
+        "--threads",
+        "1",
+    ]
+    out = tmp_path / "inp"
+    main(["--mode", "inpaint", "--out", str(out), "--max-steps", "2", *common])
+    main(["--mode", "inpaint", "--out", str(out), "--max-steps", "3", "--resume", *common])
+    ck = torch.load(out / "ckpt.pt", weights_only=False)
+    assert ck["step"] == 3
+    g = W.load_bundle(out / "last.safetensors").generator
+    assert g is not None
+    outj = tmp_path / "joint"
+    main(
+        [
+            "--mode",
+            "joint",
+            "--out",
+            str(outj),
+            "--max-steps",
+            "2",
+            "--density",
+            "0.1",
+            "--init-generator",
+            str(out / "last.safetensors"),
+            *common,
+        ]
+    )
+    b = W.load_bundle(outj / "best.safetensors")
+    assert b.generator is not None and b.mask_generator is not None

@@ -57,7 +57,7 @@ def test_encode_decode_info_roundtrip(runner, png, tmp_path):
 def test_converted_inputs_warn(runner, tmp_path, small_colour, mode):
     img = Image.fromarray(small_colour)
     if mode == "I;16":
-        img = Image.fromarray((small_colour[..., 0].astype(np.uint16) * 257))
+        img = Image.fromarray(small_colour[..., 0].astype(np.uint16) * 257)
     else:
         img = img.convert(mode)
     p = tmp_path / "x.png"

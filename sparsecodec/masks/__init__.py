@@ -10,8 +10,8 @@ written into the bitstream header. Modules are imported lazily so that heavy dep
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -44,7 +44,8 @@ def machine() -> str:
     import numba
 
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, NumPy {np.__version__}, Numba {numba.__version__}")
+            f"Python {platform.python_version()}, NumPy {np.__version__}, "
+            f"Numba {numba.__version__}")
 
 
 def command() -> str:

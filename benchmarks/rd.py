@@ -8,11 +8,12 @@ For every image of ``--data`` (default ../shared/data/kodak), as grey (luma) and
   from the registry ``sparsecodec.masks.STRATEGIES`` x tonal optimisation off/on (diffusion only)
   x decoder diffusion/wgan; configurations whose probe encode fails, e.g. missing weights, are
   skipped with a note). Each is run over a grid of densities x quantisation levels; per image the
-  RD curve is the upper convex hull of the grid's points in the (log bpp, quality) plane. The
+  RD curve is the Pareto front of the grid's points (best quality at each rate). The
   ``+tonal`` configurations use ``--tonal-levels`` (default 32 only: tonal optimisation takes
-  seconds per Kodak image). Without ``--configs``, the full run leaves out
-  ``random+tonal/diffusion``, ``random/wgan``, ``belhachmi/wgan`` and ``--quick`` keeps only
-  plain diffusion for every mask plus ``belhachmi+tonal``, ``learned+tonal`` and ``wgan/wgan``
+  seconds per Kodak image) and, in ``--quick`` mode, every second density. Without
+  ``--configs``, the full run leaves out ``random+tonal/diffusion``, ``random/wgan``,
+  ``belhachmi/wgan`` and ``--quick`` keeps only plain diffusion for every mask plus
+  ``belhachmi+tonal`` and ``wgan/wgan``
   (time budgets: quick <= 10 min, full <= 2 h on 2 cores). The
   slow stochastic strategies (``ps``, ``nlpe``: minutes per Kodak image) run only with
   ``--slow`` and then on the first ``--slow-images`` images (default 4); their tables say on
@@ -24,8 +25,11 @@ For every image of ``--data`` (default ../shared/data/kodak), as grey (luma) and
 Rates are real file sizes (the encoded bytes, 8 * bytes / pixels). PSNR (peak 255 over all
 channels) and SSIM come from :mod:`sparsecodec.metrics`. Per image, quality at 0.05 ... 0.5 bpp
 is interpolated linearly in log rate on the image's own curve, and averaged only where every
-image reaches that rate. BD-rate and BD-PSNR (Bjontegaard, VCEG-M33: cubic fit against log
-rate, integrated over the overlapping interval) are computed per image and averaged.
+image reaches that rate. BD-rate and BD-PSNR (Bjontegaard, VCEG-M33, with monotone
+piecewise-cubic interpolation over the overlapping interval, no extrapolation) are computed per
+image and averaged, against each standard codec and against the sparsecodec anchor
+``belhachmi/diffusion`` (the configuration whose curve overlaps every other sparsecodec curve;
+the choice of the codec's defaults ranks configurations by their BD-rate against it).
 
 Finished points are cached in benchmarks/cache/rd.jsonl (keyed by image, configuration, grid
 point, and a hash of the sparsecodec sources), so an interrupted run resumes. Writes
@@ -55,13 +59,15 @@ CACHE = ROOT / "benchmarks" / "cache" / "rd.jsonl"
 TARGETS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
 KINDS = ("grey", "colour")
 #: density grid (fraction of pixels stored); spans about 0.03-0.5 bpp on Kodak
-DENSITIES = (0.0015, 0.0025, 0.004, 0.006, 0.009, 0.014, 0.022, 0.035, 0.055)
+DENSITIES = (0.0015, 0.0025, 0.004, 0.006, 0.009, 0.014, 0.022, 0.035, 0.055, 0.085)
 LEVELS = (16, 32, 64)
-QUICK_DENSITIES = (0.002, 0.004, 0.008, 0.016, 0.032, 0.06)
+QUICK_DENSITIES = (0.002, 0.005, 0.012, 0.03, 0.08)
 QUICK_LEVELS = (32, 64)
 QUICK_IMAGES = 4
 #: --quick without --configs: every mask strategy with plain diffusion, plus these
-QUICK_EXTRA = ("belhachmi+tonal/diffusion", "learned+tonal/diffusion", "wgan/wgan")
+QUICK_EXTRA = ("belhachmi+tonal/diffusion", "wgan/wgan")
+#: sparsecodec anchor of the BD figures between configurations (and of the choice of defaults)
+ANCHOR = "belhachmi/diffusion"
 #: left out of the full run unless --configs selects them (time budget: full run <= 2 h)
 FULL_EXCLUDE = ("random+tonal/diffusion", "random/wgan", "belhachmi/wgan")
 #: tonal optimisation costs ~5-20 s per Kodak encode: one quantisation level only
@@ -89,37 +95,25 @@ STANDARD = {
 # RD analysis (pure functions)
 
 
-def rd_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Upper convex hull of ``(rate, quality)`` points in the (log rate, quality) plane.
+def rd_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Pareto front of ``(rate, quality)`` points: the best quality reachable at each rate.
 
-    Returned sorted by rate with strictly increasing quality: the best achievable operating
-    points of a configuration over its parameter grid. Non-positive or non-finite entries are
-    dropped; a finite quality is required (identical images give ``inf`` PSNR).
+    Returned sorted by rate with strictly increasing quality (a point is dropped when another
+    point has at most its rate and at least its quality). Non-positive or non-finite entries
+    are dropped (identical images give ``inf`` PSNR). No convex hull: PSNR against log rate
+    is not concave for inpainting codecs, and a hull would discard real operating points.
     """
     pts = sorted(
-        {(math.log(r), q, r) for r, q in points if r > 0 and math.isfinite(r) and math.isfinite(q)}
+        {(r, q) for r, q in points if r > 0 and math.isfinite(r) and math.isfinite(q)},
+        key=lambda p: (p[0], -p[1]),
     )
-    # Pareto front: from low to high rate, keep only points that improve the quality.
-    front: list[tuple[float, float, float]] = []
-    for p in pts:
-        if front and p[0] == front[-1][0]:
-            front[-1] = p  # same rate: sorted by quality, so the last is the best
-            while len(front) > 1 and front[-2][1] >= front[-1][1]:
-                front.pop(-2)
-            continue
-        if not front or p[1] > front[-1][1]:
-            front.append(p)
-    hull: list[tuple[float, float, float]] = []
-    for p in front:
-        while len(hull) >= 2:
-            (x1, y1, _), (x2, y2, _) = hull[-2], hull[-1]
-            # drop hull[-1] if it lies on or below the chord hull[-2] -> p
-            if (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) >= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(p)
-    return [(r, q) for _, q, r in hull]
+    front: list[tuple[float, float]] = []
+    for r, q in pts:
+        if front and r == front[-1][0]:
+            continue  # same rate: the first one has the best quality
+        if not front or q > front[-1][1]:
+            front.append((r, q))
+    return front
 
 
 def interpolate(curve: list[tuple[float, float]], rate: float) -> float | None:
@@ -133,44 +127,56 @@ def interpolate(curve: list[tuple[float, float]], rate: float) -> float | None:
     return float(np.interp(math.log(rate), np.log(r), q))
 
 
-def _poly_integral(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
-    deg = min(3, len(x) - 1)
-    p = np.polyint(np.polyfit(x, y, deg))
-    return float(np.polyval(p, hi) - np.polyval(p, lo))
+def _pchip_mean(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
+    """Mean of the monotone piecewise-cubic (PCHIP) interpolant of ``y(x)`` over [lo, hi]."""
+    from scipy.interpolate import PchipInterpolator
+
+    if len(x) == 2:  # a straight line
+        p = np.polyint(np.polyfit(x, y, 1))
+        return float(np.polyval(p, hi) - np.polyval(p, lo)) / (hi - lo)
+    f = PchipInterpolator(x, y, extrapolate=False)
+    return float(f.integrate(lo, hi)) / (hi - lo)
+
+
+def _overlap(xa: np.ndarray, xt: np.ndarray) -> tuple[float, float] | None:
+    lo, hi = max(xa.min(), xt.min()), min(xa.max(), xt.max())
+    return (lo, hi) if hi > lo else None
 
 
 def bd_psnr(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) -> float | None:
-    """Bjontegaard delta PSNR (dB) of ``test`` against ``anchor`` (VCEG-M33).
+    """Bjontegaard delta PSNR (dB) of ``test`` against ``anchor`` (VCEG-M33, with PCHIP).
 
-    PSNR is fitted by a cubic polynomial in log10 rate (lower degree for fewer than 4 points),
-    both fits are integrated over the overlapping log-rate interval and the mean difference is
-    returned (positive: ``test`` better). ``None`` if the curves do not overlap.
+    Each curve (rate, PSNR), sorted with increasing rate, is interpolated against log10 rate
+    by a monotone piecewise-cubic Hermite polynomial (as in the later Bjontegaard tools of
+    JVET/AOM) instead of one cubic fit, so nothing is extrapolated and curves of different
+    shapes give sane numbers; both are averaged over the overlapping log-rate interval and the
+    difference is returned (positive: ``test`` better). ``None`` if the rates do not overlap.
     """
     if len(anchor) < 2 or len(test) < 2:
         return None
     ra, qa = np.log10([c[0] for c in anchor]), np.array([c[1] for c in anchor])
     rt, qt = np.log10([c[0] for c in test]), np.array([c[1] for c in test])
-    lo, hi = max(ra.min(), rt.min()), min(ra.max(), rt.max())
-    if hi <= lo:
+    ov = _overlap(ra, rt)
+    if ov is None:
         return None
-    return (_poly_integral(rt, qt, lo, hi) - _poly_integral(ra, qa, lo, hi)) / (hi - lo)
+    return _pchip_mean(rt, qt, *ov) - _pchip_mean(ra, qa, *ov)
 
 
 def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) -> float | None:
-    """Bjontegaard delta rate (%) of ``test`` against ``anchor`` (VCEG-M33).
+    """Bjontegaard delta rate (%) of ``test`` against ``anchor`` (VCEG-M33, with PCHIP).
 
-    log10 rate is fitted by a cubic polynomial in PSNR, both fits are integrated over the
-    overlapping PSNR interval; returns ``100 (10^mean_diff - 1)`` (negative: ``test`` needs
-    fewer bits for the same PSNR). ``None`` if the curves do not overlap in PSNR.
+    log10 rate is interpolated against PSNR (PCHIP, curves with increasing PSNR) and averaged
+    over the overlapping PSNR interval; returns ``100 (10^mean_diff - 1)`` (negative: ``test``
+    needs fewer bits for the same PSNR). ``None`` if the curves do not overlap in PSNR.
     """
     if len(anchor) < 2 or len(test) < 2:
         return None
     ra, qa = np.log10([c[0] for c in anchor]), np.array([c[1] for c in anchor])
     rt, qt = np.log10([c[0] for c in test]), np.array([c[1] for c in test])
-    lo, hi = max(qa.min(), qt.min()), min(qa.max(), qt.max())
-    if hi <= lo:
+    ov = _overlap(qa, qt)
+    if ov is None:
         return None
-    d = (_poly_integral(qt, rt, lo, hi) - _poly_integral(qa, ra, lo, hi)) / (hi - lo)
+    d = _pchip_mean(qt, rt, *ov) - _pchip_mean(qa, ra, *ov)
     return 100.0 * (10.0**d - 1.0)
 
 
@@ -409,16 +415,22 @@ def _run_task(task: dict) -> tuple[dict, list[dict] | None, str | None]:
 # cache
 
 
-def code_hash() -> str:
-    """Hash of the sparsecodec sources and weight files (cached points depend on them)."""
+def code_hash(wgan: bool = True) -> str:
+    """Hash of the sparsecodec sources and weight files (cached points depend on them).
+
+    ``wgan=False`` leaves out the WGAN modules and weights (files named ``*wgan*``): points of
+    configurations that use neither the WGAN mask nor the WGAN decoder do not depend on them.
+    """
     h = hashlib.sha1()
     pkg = ROOT / "sparsecodec"
     for p in sorted(pkg.rglob("*.py")):
-        if "training" in p.relative_to(pkg).parts:
+        if "training" in p.relative_to(pkg).parts or (not wgan and "wgan" in p.name):
             continue
         h.update(str(p.relative_to(pkg)).encode())
         h.update(p.read_bytes())
     for p in sorted((ROOT / "weights").glob("*.safetensors")):
+        if not wgan and "wgan" in p.name:
+            continue
         st = p.stat()
         h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
@@ -480,7 +492,8 @@ def build_tasks(
             for c in sc:
                 if slow_images is not None and i >= slow_images and is_slow(c):
                     continue
-                for d in densities:
+                dens = densities[::2] if quick and "+tonal" in c else densities
+                for d in dens:
                     tasks.append(
                         {
                             "type": "sc",
@@ -515,7 +528,7 @@ def run_tasks(
     """
     from tqdm import tqdm
 
-    codes = code_hash()
+    codes = {True: code_hash(True), False: code_hash(False)}
     cache = load_cache(cache_path) if cache_path else {}
     raw: dict = {}
     errors: list[str] = []
@@ -526,7 +539,7 @@ def run_tasks(
 
     todo = []
     for t in tasks:
-        k = task_key(t, codes)
+        k = task_key(t, codes["wgan" in t.get("config", "")])
         if k in cache:
             store(t, cache[k])
         else:
@@ -583,8 +596,8 @@ def analyse(raw: dict) -> dict:
         S: dict = {"images": sorted(set().union(*per_cfg.values())), "configs": {}}
         for cfg, imgs in per_cfg.items():
             names = sorted(imgs)  # slow configurations may run on a subset of the images
-            psnr = {n: rd_hull([(p["bpp"], p["psnr"]) for p in imgs[n]]) for n in names}
-            ssim = {n: rd_hull([(p["bpp"], p["ssim"]) for p in imgs[n]]) for n in names}
+            psnr = {n: rd_front([(p["bpp"], p["psnr"]) for p in imgs[n]]) for n in names}
+            ssim = {n: rd_front([(p["bpp"], p["ssim"]) for p in imgs[n]]) for n in names}
             at = {}
             for r in TARGETS:
                 mp_, kp = mean_at(list(psnr.values()), r)
@@ -592,33 +605,33 @@ def analyse(raw: dict) -> dict:
                 at[str(r)] = {"psnr": mp_, "ssim": ms, "reached": kp}
             enc = [p["encode_s"] for n in names for p in imgs[n]]
             dec = [p["decode_s"] for n in names for p in imgs[n] if "decode_s" in p]
-            # operating points on the PSNR hull: which (density, levels) make the curve
-            hull_pts = {}
+            # operating points on the PSNR front: which (density, levels) make the curve
+            front_pts = {}
             for n in names:
                 h = set(psnr[n])
-                hull_pts[n] = [p for p in imgs[n] if (p["bpp"], p["psnr"]) in h]
+                front_pts[n] = [p for p in imgs[n] if (p["bpp"], p["psnr"]) in h]
             S["configs"][cfg] = {
                 "images": names,
-                "psnr_hull": psnr,
-                "ssim_hull": ssim,
+                "psnr_front": psnr,
+                "ssim_front": ssim,
                 "at": at,
                 "mean_psnr_curve": mean_curve(list(psnr.values())),
                 "mean_ssim_curve": mean_curve(list(ssim.values())),
                 "encode_s_median": float(np.median(enc)) if enc else None,
                 "encode_s_max": float(np.max(enc)) if enc else None,
                 "decode_s_median": float(np.median(dec)) if dec else None,
-                "hull_points": hull_pts,
+                "front_points": front_pts,
             }
         bd: dict = {}
         for cfg, c in S["configs"].items():
             if cfg in STANDARD:
                 continue
             for ref, a in S["configs"].items():
-                if ref not in STANDARD:
+                if ref not in STANDARD and (ref != ANCHOR or cfg == ANCHOR):
                     continue
-                both = [n for n in c["images"] if n in a["psnr_hull"]]
-                rates = [bd_rate(a["psnr_hull"][n], c["psnr_hull"][n]) for n in both]
-                dbs = [bd_psnr(a["psnr_hull"][n], c["psnr_hull"][n]) for n in both]
+                both = [n for n in c["images"] if n in a["psnr_front"]]
+                rates = [bd_rate(a["psnr_front"][n], c["psnr_front"][n]) for n in both]
+                dbs = [bd_psnr(a["psnr_front"][n], c["psnr_front"][n]) for n in both]
                 rr = [v for v in rates if v is not None]
                 dd = [v for v in dbs if v is not None]
                 bd.setdefault(cfg, {})[ref] = {
@@ -634,13 +647,17 @@ def analyse(raw: dict) -> dict:
     return summary
 
 
-def recommend(summary: dict, max_encode_s: float = MAX_ENCODE_S, ref: str = "jpeg") -> dict:
+def recommend(summary: dict, max_encode_s: float = MAX_ENCODE_S, ref: str = ANCHOR) -> dict:
     """The configuration with the best BD-rate against ``ref`` among those whose median encode
     time per image is <= ``max_encode_s`` (issue 8, item 4: the codec's defaults).
 
+    ``ref`` is the sparsecodec anchor by default: sparsecodec's curves overlap each other in
+    PSNR, while their overlap with the standard codecs can be a sliver. The anchor itself
+    scores 0 %.
+
     The score is the BD-rate averaged over the kinds (grey, colour) where it exists for the
-    configuration. Also suggests density and levels per target rate from the hull points
-    (median density and most frequent levels among each image's hull point nearest the rate).
+    configuration. Also suggests density and levels per target rate from the front points
+    (median density and most frequent levels among each image's front point nearest the rate).
     """
     cands = []
     rejected = []
@@ -654,6 +671,8 @@ def recommend(summary: dict, max_encode_s: float = MAX_ENCODE_S, ref: str = "jpe
             t = S["configs"].get(cfg, {}).get("encode_s_median")
             if t is not None:
                 times.append(t)
+        if not vals and cfg == ref and times:
+            vals = [0.0]
         if not vals:
             continue
         t = max(times) if times else float("inf")
@@ -670,7 +689,7 @@ def recommend(summary: dict, max_encode_s: float = MAX_ENCODE_S, ref: str = "jpe
     for kind, S in summary.items():
         best = None
         for c, b in S["bd"].items():
-            v = b.get(ref, {}).get("bd_rate")
+            v = 0.0 if c == ref else b.get(ref, {}).get("bd_rate")
             tk = S["configs"][c]["encode_s_median"]
             if v is not None and tk is not None and tk <= max_encode_s:
                 if best is None or v < best[1]:
@@ -679,7 +698,7 @@ def recommend(summary: dict, max_encode_s: float = MAX_ENCODE_S, ref: str = "jpe
             per_kind[kind] = best
     ops = {}
     for kind, S in summary.items():
-        hp = S["configs"].get(cfg, {}).get("hull_points", {})
+        hp = S["configs"].get(cfg, {}).get("front_points", {})
         for r in TARGETS:
             ds, lv = [], []
             for pts in hp.values():
@@ -730,8 +749,8 @@ def recommendation_text(rec: dict) -> str:
             rows.append([kind, r, f"{o['density']:.4g}", o["levels"]])
     if rows:
         lines += [
-            "Hull operating points of this configuration (median density and most "
-            "frequent quantisation levels among the per-image hull points nearest to "
+            "Operating points of this configuration (median density and most "
+            "frequent quantisation levels among the per-image front points nearest to "
             "the rate):",
             "",
             table(["kind", "bpp", "density", "levels"], rows),
@@ -766,11 +785,16 @@ def report(summary: dict, notes: list[str], rec: dict, meta: dict) -> str:
         "SSIM: Gaussian-window SSIM averaged over channels. sparsecodec configurations are "
         "`MASK[+tonal]/DECODER`; each is run over densities "
         f"{', '.join(f'{d:g}' for d in meta['densities'])} x quantisation levels "
-        f"{', '.join(str(v) for v in meta['levels'])}, and per image the RD curve is the upper "
-        "convex hull of these points in the (log bpp, quality) plane. Qualities at a rate are "
-        "interpolated per image (linear in log rate) and averaged only where every image "
-        "reaches the rate (else `n/a k/N`: k of N images reach it). BD figures: cubic fits "
-        "against log rate (Bjontegaard), per image, then averaged (n = images with overlap).",
+        f"{', '.join(str(v) for v in meta['levels'])} (`+tonal`: levels "
+        f"{', '.join(str(v) for v in meta.get('tonal_levels', ()))}"
+        f"{', every second density' if meta['quick'] else ''}), and per image the RD curve "
+        "is the Pareto front of these points (best quality at each rate). Qualities at a rate "
+        "are interpolated per image (linear in log rate) and averaged only where every image "
+        "reaches the rate (else `n/a k/N`: k of N images reach it). BD figures (Bjontegaard, "
+        "monotone piecewise-cubic interpolation against log rate over the overlapping "
+        "interval only, no extrapolation), per image, then averaged (n = images with overlap). "
+        "Where the PSNR ranges of two curves hardly overlap, their BD-rate describes only "
+        "that narrow range.",
         "",
     ]
     if notes:
@@ -812,12 +836,17 @@ def report(summary: dict, notes: list[str], rec: dict, meta: dict) -> str:
                 "",
             ]
         refs = [r for r in STANDARD if r in S["configs"]]
+        if ANCHOR in S["configs"]:
+            refs.append(ANCHOR)
         if S["bd"] and refs:
             rows = []
             for cfg, b in S["bd"].items():
                 row = [cfg]
                 for r in refs:
-                    x = b[r]
+                    x = b.get(r)
+                    if x is None:
+                        row.append("-")
+                        continue
                     row.append(
                         f"{_fmt(x['bd_rate'], 1)} % / {_fmt(x['bd_psnr'])} dB "
                         f"(n={min(x['n_rate'], x['n_psnr'])})"
@@ -1020,6 +1049,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "densities": densities,
         "levels": levels,
+        "tonal_levels": tonal_levels,
         "pillow": PIL.__version__,
         "avif_speed": args.avif_speed,
         "errors": errors,

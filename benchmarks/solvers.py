@@ -138,26 +138,79 @@ def copy_bandwidth() -> float:
     return 2 * a.nbytes / best
 
 
+def threads_and_colour(path: Path, repeats: int) -> tuple[list[list], list[str]]:
+    """Multigrid time on the luma and on all 3 channels of one Kodak image (one solve of
+    the 3-channel system), with 1 and with 2 Numba threads (issue 3: colour <= 2x grey)."""
+    import numba
+
+    from sparsecodec.inpainting import solve
+    from sparsecodec.masks.belhachmi import belhachmi_mask
+    from sparsecodec.masks.random import random_mask
+
+    rgb = np.moveaxis(load(path).astype(np.float64), 2, 0)
+    grey = load(path, grey=True).astype(np.float64)
+    rows, notes = [], []
+    avail = numba.config.NUMBA_NUM_THREADS
+    thread_counts = [t for t in (1, 2) if t <= avail]
+    if avail < 2:
+        notes.append(f"only {avail} Numba thread(s) available (NUMBA_NUM_THREADS)")
+    for kind in ("random", "belhachmi"):
+        for d in (0.02, 0.05):
+            mask = (random_mask if kind == "random" else belhachmi_mask)(grey, d, seed=0)
+            for nt in thread_counts:
+                numba.set_num_threads(nt)
+                t = {}
+                for label, f in (("grey", grey), ("colour", rgb)):
+                    solve(f, mask, tol=TOL)  # warm caches
+                    ts = []
+                    for _ in range(repeats):
+                        t0 = time.perf_counter()
+                        solve(f, mask, tol=TOL)
+                        ts.append(time.perf_counter() - t0)
+                    t[label] = float(np.median(ts))
+                rows.append(
+                    [
+                        kind,
+                        f"{100 * d:g}",
+                        nt,
+                        f"{1000 * t['grey']:.1f}",
+                        f"{1000 * t['colour']:.1f}",
+                        f"{t['colour'] / t['grey']:.2f}x",
+                    ]
+                )
+                print("  threads/colour:", rows[-1], flush=True)
+    numba.set_num_threads(1)
+    return rows, notes
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA / "kodak"))
     ap.add_argument("--image", default="kodim23.png")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--large-side", type=int, default=2560, help="width of the upscaled image")
-    ap.add_argument("--large-densities", default="0.05",
-                    help="comma-separated densities for the upscaled image")
-    ap.add_argument("--large-repeats", type=int, default=3,
-                    help="runs of the SciPy/PyAMG solvers on the upscaled image")
-    ap.add_argument("--quick", action="store_true", help="Kodak only, 3 repeats, no spsolve "
-                    "on the large image")
+    ap.add_argument(
+        "--large-densities", default="0.05", help="comma-separated densities for the upscaled image"
+    )
+    ap.add_argument(
+        "--large-repeats",
+        type=int,
+        default=3,
+        help="runs of the SciPy/PyAMG solvers on the upscaled image",
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="Kodak only, 3 repeats, no spsolve on the large image"
+    )
     ap.add_argument("--out", default=str(RESULTS / "solvers.md"))
     args = ap.parse_args()
+    import numba
     from PIL import Image
 
     from sparsecodec.inpainting import solve
     from sparsecodec.masks.belhachmi import belhachmi_mask
     from sparsecodec.masks.random import random_mask
 
+    numba.set_num_threads(1)  # the main table compares single-threaded solvers
     t = time.perf_counter()
     m0 = np.zeros((16, 16), bool)
     m0[3, 3] = True
@@ -180,8 +233,11 @@ def main() -> None:
     rows, speedups, bounds = [], [], []
     for label, img in images:
         for kind in ("random", "belhachmi"):
-            dens = ((0.02, 0.05, 0.10) if label != "upscaled"
-                    else tuple(float(v) for v in args.large_densities.split(",")))
+            dens = (
+                (0.02, 0.05, 0.10)
+                if label != "upscaled"
+                else tuple(float(v) for v in args.large_densities.split(","))
+            )
             for d in dens:
                 mask = (random_mask if kind == "random" else belhachmi_mask)(img, d, seed=0)
                 system = reduced_system(img, mask)
@@ -202,27 +258,54 @@ def main() -> None:
                         ref = u
                     times[name] = float(np.median(ts))
                     diff = f"{np.abs(u - ref).max():.2e}" if ref is not None else "n/a"
-                    rows.append([label, f"{img.shape[1]}x{img.shape[0]}", kind, f"{100*d:g}",
-                                 name, f"{1000 * times[name]:.1f}", its, f"{rel:.1e}",
-                                 f"{psnr(img, u):.4f}", diff, n])
+                    rows.append(
+                        [
+                            label,
+                            f"{img.shape[1]}x{img.shape[0]}",
+                            kind,
+                            f"{100 * d:g}",
+                            name,
+                            f"{1000 * times[name]:.1f}",
+                            its,
+                            f"{rel:.1e}",
+                            f"{psnr(img, u):.4f}",
+                            diff,
+                            n,
+                        ]
+                    )
                     print(" | ".join(str(v) for v in rows[-1]), flush=True)
                 mg = times["sparsecodec multigrid"]
                 mg_its = next(r[6] for r in rows[::-1] if r[4] == "sparsecodec multigrid")
-                bounds.append([label, kind, f"{100*d:g}", mg_its,
-                               f"{traffic_bytes(mask, mg_its) / 1e6:.0f}", mask])
-                speedups.append([label, kind, f"{100*d:g}"] + [
-                    f"{times[k] / mg:.1f}x" if k in times else "n/a"
-                    for k in SOLVERS if k != "sparsecodec multigrid"])
+                bounds.append(
+                    [
+                        label,
+                        kind,
+                        f"{100 * d:g}",
+                        mg_its,
+                        f"{traffic_bytes(mask, mg_its) / 1e6:.0f}",
+                        mask,
+                    ]
+                )
+                speedups.append(
+                    [label, kind, f"{100 * d:g}"]
+                    + [
+                        f"{times[k] / mg:.1f}x" if k in times else "n/a"
+                        for k in SOLVERS
+                        if k != "sparsecodec multigrid"
+                    ]
+                )
                 print("  speed-up:", speedups[-1], flush=True)
 
+    tc_rows, tc_notes = threads_and_colour(Path(args.data) / args.image, repeats)
     bw = copy_bandwidth()
     mg_time = {(r[0], r[2], r[3]): float(r[5]) for r in rows if r[4] == "sparsecodec multigrid"}
     bound_rows = []
     for label, kind, dd, its, mb, _ in bounds:
         t_bound = float(mb) * 1e6 / bw * 1000
         t = mg_time[(label, kind, dd)]
-        bound_rows.append([label, kind, dd, its, mb, f"{t_bound:.1f}", f"{t:.1f}",
-                           f"{t / t_bound:.1f}x"])
+        bound_rows.append(
+            [label, kind, dd, its, mb, f"{t_bound:.1f}", f"{t:.1f}", f"{t / t_bound:.1f}x"]
+        )
     text = (
         "# Diffusion inpainting solvers\n\n"
         f"Command: `{command()}`  \nMachine: {machine()}  \n"
@@ -230,20 +313,58 @@ def main() -> None:
         f"Measured copy bandwidth (np.copyto, 256 MB, read+write): {bw / 1e9:.1f} GB/s\n\n"
         f"Stopping rule: relative residual of the reduced system <= {TOL:g} for every solver. "
         "Times are medians (set-up included: hierarchy for multigrid, AMG set-up for PyAMG; "
-        "the assembly of the SciPy matrix is excluded). `max|u-u_spsolve|` in grey levels.\n\n"
-        + table(["image", "size", "mask", "density %", "solver", "time ms", "iterations",
-                 "rel. residual", "PSNR dB", "max abs diff vs spsolve", "runs"],
-                rows)
+        "the assembly of the SciPy matrix is excluded). Every solver runs on one thread (Numba "
+        "set to 1 thread here; two threads: last section). `max|u-u_spsolve|` in grey levels."
+        "\n\n"
+        + table(
+            [
+                "image",
+                "size",
+                "mask",
+                "density %",
+                "solver",
+                "time ms",
+                "iterations",
+                "rel. residual",
+                "PSNR dB",
+                "max abs diff vs spsolve",
+                "runs",
+            ],
+            rows,
+        )
         + "\n\n## Speed-up of sparsecodec multigrid (time of the other / time of multigrid)\n\n"
-        + table(["image", "mask", "density %"]
-                + [k for k in SOLVERS if k != "sparsecodec multigrid"], speedups)
+        + table(
+            ["image", "mask", "density %"] + [k for k in SOLVERS if k != "sparsecodec multigrid"],
+            speedups,
+        )
         + "\n\n## Memory-traffic bound of the multigrid solve\n\n"
         f"Model: one MG-PCG iteration moves {FINE_BYTES} bytes per fine-grid pixel (28 float64 "
         f"array passes of CG and the fine part of the cycle, plus the uint8 mask) and "
         f"{COARSE_BYTES} bytes per coarse node and visit (W-cycle on levels with >= 8192 "
         "nodes); plus the hierarchy set-up. Bound = bytes / measured copy bandwidth.\n\n"
-        + table(["image", "mask", "density %", "iterations", "MB moved", "bound ms",
-                 "measured ms", "measured / bound"], bound_rows)
+        + table(
+            [
+                "image",
+                "mask",
+                "density %",
+                "iterations",
+                "MB moved",
+                "bound ms",
+                "measured ms",
+                "measured / bound",
+            ],
+            bound_rows,
+        )
+        + "\n\n## Colour and threads (multigrid, Kodak image, median of the runs)\n\n"
+        "All three channels of the colour image are solved together (one hierarchy, every "
+        "sweep updates the three channels); `colour / grey` is the time of the 3-channel solve "
+        "over the time of the luma solve with the same mask (issue 3 target: <= 2x). "
+        + " ".join(tc_notes)
+        + "\n\n"
+        + table(
+            ["mask", "density %", "Numba threads", "grey ms", "colour (3 ch.) ms", "colour / grey"],
+            tc_rows,
+        )
         + "\n"
     )
     Path(args.out).write_text(text)

@@ -26,6 +26,10 @@ DEFAULT_LEVELS = 64
 #: solver settings of the decoder; part of the format (the encoder predicts with the same)
 DECODE_SOLVER = "multigrid"
 DECODE_TOL = 1e-6
+#: settings of ``optimise_tonal`` inside the encoder (``tonal=True``): 12 CGLS iterations and
+#: rounding to the quantisation grid take half the time of (25, progressive) for <= 0.07 dB
+#: (measured on Kodak, see :func:`sparsecodec.tonal.optimise_tonal`)
+TONAL_OPTIONS = {"maxiter": 12, "progressive": False}
 
 
 @dataclass
@@ -177,7 +181,8 @@ def encode_image(
     if tonal and decoder == "diffusion":
         from .tonal import optimise_tonal
 
-        opt = optimise_tonal(np.moveaxis(chw, 0, 2) if C > 1 else chw[0], m, levels=lv)
+        opt = optimise_tonal(np.moveaxis(chw, 0, 2) if C > 1 else chw[0], m, levels=lv,
+                             **TONAL_OPTIONS)
         chw = to_coding_space(opt, 0) if C == 1 else np.ascontiguousarray(np.moveaxis(opt, 2, 0))
     q = np.stack([quantise(chw[c][m], lv[c]) for c in range(C)])
     header = Header(

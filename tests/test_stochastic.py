@@ -216,3 +216,17 @@ def test_tonal_per_channel_levels_and_errors():
         optimise_tonal(f, np.zeros((10, 10), dtype=bool))
     with pytest.raises(ImageError):
         optimise_tonal(f, np.ones((5, 5), dtype=bool))
+
+
+def test_tonal_without_progressive_fixing_rounds_the_optimum():
+    f = smooth_image(14, 14, seed=7)
+    mask = np.random.default_rng(4).random(f.shape) < 0.15
+    mask[0, 0] = True
+    kw = {"tol": 1e-10, "solver_tol": 1e-12, "maxiter": 500}
+    opt = optimise_tonal(f, mask, **kw)[mask]
+    out = optimise_tonal(f, mask, levels=16, progressive=False, **kw)[mask]
+    np.testing.assert_allclose(out, dequantise(quantise(opt, 16), 16), atol=1e-9)
+    # the progressive scheme is never worse than this rounding
+    B = dense_inpainting_matrix(mask)
+    prog = optimise_tonal(f, mask, levels=16, **kw)[mask]
+    assert np.sum((B @ prog - f.ravel()) ** 2) <= np.sum((B @ out - f.ravel()) ** 2) * (1 + 1e-9)

@@ -43,9 +43,14 @@ def table(header: list[str], rows: list[list]) -> str:
 def machine() -> str:
     import numba
 
+    load = ""
+    if hasattr(os, "getloadavg"):
+        load = ", load average at the end of the run {:.1f} / {:.1f} / {:.1f}".format(
+            *os.getloadavg()
+        )
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, NumPy {np.__version__}, "
-            f"Numba {numba.__version__}")
+            f"Numba {numba.__version__}{load}")
 
 
 def command() -> str:

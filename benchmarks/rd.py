@@ -10,7 +10,7 @@ For every image of ``--data`` (default ../shared/data/kodak), as grey (luma) and
   skipped with a note). Each is run over a grid of densities x quantisation levels; per image the
   RD curve is the Pareto front of the grid's points (best quality at each rate). The
   ``+tonal`` configurations use ``--tonal-levels`` (default 32 only: tonal optimisation takes
-  seconds per Kodak image) and, in ``--quick`` mode, every second density. Without
+  seconds per Kodak image) and every ``--tonal-every``-th density (default 2). Without
   ``--configs``, the full run leaves out ``random+tonal/diffusion``, ``random/wgan``,
   ``belhachmi/wgan`` and ``--quick`` keeps only plain diffusion for every mask plus
   ``belhachmi+tonal`` and ``wgan/wgan``
@@ -477,6 +477,7 @@ def build_tasks(
     avif_speed: int,
     slow_images: int | None = None,
     tonal_levels: tuple = TONAL_LEVELS,
+    tonal_every: int = 2,
 ) -> list[dict]:
     """One task per (image, kind, sparsecodec configuration, density) and per (image, kind,
     standard codec). Slow strategies run on the first ``slow_images`` images only."""
@@ -492,7 +493,8 @@ def build_tasks(
             for c in sc:
                 if slow_images is not None and i >= slow_images and is_slow(c):
                     continue
-                dens = densities[::2] if quick and "+tonal" in c else densities
+                # tonal optimisation is slow: every ``tonal_every``-th density, the top kept
+                dens = densities[::-tonal_every][::-1] if "+tonal" in c else densities
                 for d in dens:
                     tasks.append(
                         {
@@ -787,7 +789,9 @@ def report(summary: dict, notes: list[str], rec: dict, meta: dict) -> str:
         f"{', '.join(f'{d:g}' for d in meta['densities'])} x quantisation levels "
         f"{', '.join(str(v) for v in meta['levels'])} (`+tonal`: levels "
         f"{', '.join(str(v) for v in meta.get('tonal_levels', ()))}"
-        f"{', every second density' if meta['quick'] else ''}), and per image the RD curve "
+        ", densities "
+        + ", ".join(f"{d:g}" for d in meta["densities"][:: -meta.get("tonal_every", 1)][::-1])
+        + "), and per image the RD curve "
         "is the Pareto front of these points (best quality at each rate). Qualities at a rate "
         "are interpolated per image (linear in log rate) and averaged only where every image "
         "reaches the rate (else `n/a k/N`: k of N images reach it). BD figures (Bjontegaard, "
@@ -947,6 +951,12 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(map(str, TONAL_LEVELS)),
         help="quantisation levels of the +tonal configurations (slow: default one level)",
     )
+    ap.add_argument(
+        "--tonal-every",
+        type=int,
+        default=2,
+        help="+tonal configurations use every N-th density of the grid (the largest kept)",
+    )
     ap.add_argument("--avif-speed", type=int, default=4, help="libavif speed 0 (best) - 10")
     ap.add_argument("--max-encode-s", type=float, default=MAX_ENCODE_S)
     ap.add_argument("--cache", default=str(CACHE), help="JSONL cache ('' disables it)")
@@ -1031,6 +1041,7 @@ def main(argv: list[str] | None = None) -> int:
         args.avif_speed,
         args.slow_images,
         tonal_levels,
+        args.tonal_every,
     )
     t0 = time.perf_counter()
     raw, errors = run_tasks(
@@ -1050,6 +1061,7 @@ def main(argv: list[str] | None = None) -> int:
         "densities": densities,
         "levels": levels,
         "tonal_levels": tonal_levels,
+        "tonal_every": args.tonal_every,
         "pillow": PIL.__version__,
         "avif_speed": args.avif_speed,
         "errors": errors,

@@ -71,19 +71,19 @@ def cli() -> None:
 @click.option("-d", "--density", type=float, default=None,
               help="Fraction of pixels stored, in (0, 1] (default 0.05).")
 @click.option("--mask", "strategy", type=click.Choice(sorted(masks.STRATEGIES)),
-              default="belhachmi", show_default=True, help="Mask strategy.")
+              default=None, help="Mask strategy (default: learned).")
 @click.option("--bpp", type=float, default=None,
               help="Target rate: choose density and quantisation to land within 3 % of it.")
 @click.option("--psnr", "target_psnr", type=float, default=None,
               help="Target quality: the smallest file whose decoded PSNR reaches it (dB).")
 @click.option("--quant", type=click.IntRange(2, 256), default=None,
-              help="Number of quantisation levels of the stored values (default 64).")
+              help="Number of quantisation levels of the stored values (default 32).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--colour", type=click.Choice(["ycbcr", "rgb"]), default="ycbcr",
               show_default=True, help="Colour space of the stored values.")
 @click.option("--decoder", type=click.Choice(["diffusion", "wgan"]), default="diffusion",
               show_default=True)
-@click.option("--tonal/--no-tonal", default=False, show_default=True,
+@click.option("--tonal/--no-tonal", default=True, show_default=True,
               help="Tonal optimisation of the stored values (diffusion decoder).")
 @click.option("--nlpe-cycles", type=click.FloatRange(0, 1000), default=0,
               help="Refine the mask by nonlocal pixel exchange (cycles; 0 = off).")
@@ -96,15 +96,16 @@ def cli() -> None:
               help="Write the image the decoder will rebuild (PNG/PGM/PPM).")
 @click.option("--json", "as_json", is_flag=True, help="Print statistics as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def encode(input, output, density, strategy, bpp, target_psnr, quant, seed, colour, decoder, tonal, nlpe_cycles,
-           samples, device, save_mask, save_recon, as_json, quiet) -> None:
+def encode(input, output, density, strategy, bpp, target_psnr, quant, seed, colour, decoder, tonal,
+           nlpe_cycles, samples, device, save_mask, save_recon, as_json, quiet) -> None:
     """Encode INPUT (PNG, PGM/PPM, JPEG, TIFF, BMP) into a bitstream.
 
     Without INPUT, the embedded default image is encoded.
     """
-    from .codec import DEFAULT_DENSITY, DEFAULT_LEVELS, encode_image
+    from .codec import DEFAULT_DENSITY, DEFAULT_LEVELS, DEFAULT_MASK, encode_image
     from .io import atomic_write, read_image, write_image
 
+    strategy = strategy or DEFAULT_MASK
     _check_output(save_mask, (".png",), "--save-mask")
     _check_output(save_recon, OUTPUT_EXTS, "--save-recon")
     if input is None:

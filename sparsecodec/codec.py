@@ -20,9 +20,15 @@ from .io import check_image
 
 DECODERS = {"diffusion": 0, "wgan": 1}
 COLOUR_SPACES = {"rgb": 0, "ycbcr": 1}
+#: defaults of ``sparsecodec encode`` and :func:`encode`, chosen from the rate-distortion
+#: benchmark (benchmarks/results/rd.md, issue 8): the learned mask with tonal optimisation and
+#: 32 quantisation levels has the best BD-rate among the configurations that encode a Kodak
+#: image in <= 10 s on the 2-core development machine; the density is an operating point
+#: (about 0.35-0.55 bpp on Kodak at 5 %)
 DEFAULT_DENSITY = 0.05
-DEFAULT_MASK = "belhachmi"
-DEFAULT_LEVELS = 64
+DEFAULT_MASK = "learned"
+DEFAULT_LEVELS = 32
+DEFAULT_TONAL = True
 #: solver settings of the decoder; part of the format (the encoder predicts with the same)
 DECODE_SOLVER = "multigrid"
 DECODE_TOL = 1e-6
@@ -117,11 +123,12 @@ def encode_image(
     seed: int = 0,
     colour: str = "ycbcr",
     decoder: str = "diffusion",
-    tonal: bool = False,
+    tonal: bool = DEFAULT_TONAL,
     nlpe_cycles: float = 0,
     progress: bool = False,
     mask_options: dict | None = None,
     reconstruct: bool = True,
+    mask_array: np.ndarray | None = None,
 ) -> EncodeResult:
     """Encode ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``) and return the full result.
 
@@ -132,6 +139,9 @@ def encode_image(
     ``mask="nlpe"`` it sets the strategy's own number of cycles). ``mask_options`` are passed
     to the strategy (e.g. ``samples`` for learned masks, ``p``/``q`` for PS).
     ``reconstruct=False`` skips the decoder run (no reconstruction, PSNR or MSE in the stats).
+    ``mask_array`` is the final mask (after any NLPE refinement) that these options already
+    produced for this image and density (rate control reuses masks); it is recorded as the
+    strategy's mask.
     """
     from .coding import Header, quantise, write_stream
 
@@ -162,7 +172,12 @@ def encode_image(
             if nlpe_cycles:
                 opts.setdefault("cycles", nlpe_cycles)
             opts.setdefault("tonal", bool(tonal) and decoder == "diffusion")
-        m = strategy.load()(y, d, seed=int(seed), **opts)
+        if mask_array is not None:
+            m = np.asarray(mask_array, dtype=bool)
+            if m.shape != (H, W):
+                raise OptionError(f"mask shape {m.shape} does not match image {(H, W)}")
+        else:
+            m = strategy.load()(y, d, seed=int(seed), **opts)
         strategy_id = strategy.id
     else:
         m = np.asarray(mask, dtype=bool)
@@ -171,14 +186,15 @@ def encode_image(
             raise OptionError(f"mask shape {m.shape} does not match image {(H, W)}")
     if not m.any():
         raise OptionError("the mask is empty")
-    if nlpe_cycles and mask != "nlpe":
+    if nlpe_cycles and mask != "nlpe" and mask_array is None:
         from .masks.nlpe import nlpe_refine
 
         m = nlpe_refine(y, m, cycles=nlpe_cycles, seed=int(seed), progress=progress,
                         tonal=bool(tonal) and decoder == "diffusion")
 
     chw = to_coding_space(img, cs)
-    if tonal and decoder == "diffusion":
+    tonal = bool(tonal) and decoder == "diffusion"  # the WGAN decoder ignores stored values' fit
+    if tonal:
         from .tonal import optimise_tonal
 
         opt = optimise_tonal(np.moveaxis(chw, 0, 2) if C > 1 else chw[0], m, levels=lv,

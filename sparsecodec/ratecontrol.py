@@ -12,10 +12,12 @@ import math
 
 import numpy as np
 
-from .codec import EncodeResult, encode_image
+from .codec import DEFAULT_MASK, DEFAULT_TONAL, EncodeResult, encode_image
 from .errors import OptionError
 
-LEVELS_GRID = (16, 24, 32, 48, 64, 96, 128)
+#: quantisation levels tried by rate control (levels 32 and 64 make nearly all of the Pareto
+#: fronts in benchmarks/results/rd.md, 16 the lowest rates)
+LEVELS_GRID = (16, 32, 64)
 MIN_DENSITY = 1e-4
 
 
@@ -49,10 +51,33 @@ def _bracket_search(f, target: float, lo: float, hi: float, d: float, rel_tol: f
     return seen
 
 
+class _Encoder:
+    """``encode_image`` with the options of one rate-control run and a cache of its masks.
+
+    The mask depends on the density only (not on the quantisation or tonal optimisation), so
+    each density's mask is computed once and reused by every later encode at that density.
+    """
+
+    def __init__(self, image: np.ndarray, mask: str, options: dict) -> None:
+        self.image, self.mask, self.options = image, mask, options
+        self.masks: dict[float, np.ndarray] = {}
+
+    def __call__(self, d: float, levels: int, reconstruct: bool = True,
+                 tonal: bool | None = None) -> EncodeResult:
+        opts = dict(self.options)
+        if tonal is not None:
+            opts["tonal"] = tonal
+        if isinstance(self.mask, str) and d in self.masks:
+            opts["mask_array"] = self.masks[d]
+        r = encode_image(self.image, d, self.mask, levels=levels, reconstruct=reconstruct, **opts)
+        self.masks.setdefault(d, r.mask)
+        return r
+
+
 def encode_to_rate(
     image: np.ndarray,
     bpp: float,
-    mask: str = "belhachmi",
+    mask: str = DEFAULT_MASK,
     *,
     levels_grid: tuple[int, ...] = LEVELS_GRID,
     rel_tol: float = 0.03,
@@ -60,31 +85,59 @@ def encode_to_rate(
     **options,
 ) -> EncodeResult:
     """Encode at ``bpp`` bits per pixel (within ``rel_tol``), maximising PSNR over the number of
-    quantisation levels. Other options go to :func:`sparsecodec.codec.encode_image`."""
+    quantisation levels. Other options go to :func:`sparsecodec.codec.encode_image`.
+
+    The density is searched without tonal optimisation (it changes the rate only slightly);
+    with ``tonal=True`` the best levels are then re-encoded with it and, if the rate moved
+    outside the tolerance, the density is corrected by a few secant steps with tonal
+    optimisation on.
+    """
     if not (bpp > 0):
         raise OptionError(f"target rate must be positive, got {bpp}")
     H, W = np.shape(image)[:2]
-    best: EncodeResult | None = None
+    tonal = bool(options.get("tonal", DEFAULT_TONAL))
+    tonal = tonal and options.get("decoder", "diffusion") == "diffusion"
+    enc = _Encoder(image, mask, options)
+    lo = max(MIN_DENSITY, 1.0 / (H * W))
+    found: list[tuple[int, float]] = []
     closest: EncodeResult | None = None
     d0 = 0.02
     for L in levels_grid:
 
         def rate(d, L=L):
-            r = encode_image(image, d, mask, levels=L, reconstruct=False, **options)
+            r = enc(d, L, reconstruct=False, tonal=False)
             return r.stats["bpp"], r
 
-        seen = _bracket_search(rate, bpp, max(MIN_DENSITY, 1.0 / (H * W)), 1.0, d0, rel_tol,
-                               steps)
+        seen = _bracket_search(rate, bpp, lo, 1.0, d0, rel_tol, steps)
         for _, v, r in seen:
             if closest is None or abs(v - bpp) < abs(closest.stats["bpp"] - bpp):
                 closest = r
         ok = [(d, v) for d, v, _ in seen if abs(v - bpp) <= rel_tol * bpp]
-        if not ok:
-            continue
-        d = d0 = min(ok, key=lambda t: abs(t[1] - bpp))[0]
-        res = encode_image(image, d, mask, levels=L, **options)
+        if ok:
+            d = d0 = min(ok, key=lambda t: abs(t[1] - bpp))[0]
+            found.append((L, d))
+    best: EncodeResult | None = None
+    for L, d in found:
+        res = enc(d, L, tonal=False)
         if best is None or res.stats["psnr"] > best.stats["psnr"]:
             best = res
+    if best is not None and tonal:
+        # tonal optimisation for the two best quantisations (by their PSNR without it)
+        ranked = sorted(found, key=lambda t: -enc(t[1], t[0], tonal=False).stats["psnr"])[:2]
+        best_t: EncodeResult | None = None
+        for L, d in ranked:
+
+            def rate_t(dd, L=L):
+                r = enc(dd, L, tonal=True)
+                return r.stats["bpp"], r
+
+            seen = _bracket_search(rate_t, bpp, lo, 1.0, d, rel_tol, 4)
+            for _, v, r in seen:
+                if abs(v - bpp) <= rel_tol * bpp and (
+                    best_t is None or r.stats["psnr"] > best_t.stats["psnr"]
+                ):
+                    best_t = r
+        best = best_t or best
     if best is None:
         got = closest.stats["bpp"] if closest is not None else float("nan")
         raise OptionError(f"cannot reach {bpp} bpp within {100 * rel_tol:g} % with mask "
@@ -93,39 +146,65 @@ def encode_to_rate(
     return best
 
 
+def _smallest_density(f, psnr: float, lo: float, hi: float, steps: int,
+                      first: float | None = None):
+    """Bisection (geometric) for the smallest density in ``[lo, hi]`` whose encode ``f(d)``
+    reaches ``psnr``; returns that encode or ``None`` if ``f(hi)`` misses it."""
+    found = None
+    d = first if first is not None and lo < first < hi else hi
+    for _ in range(steps):
+        r = f(d)
+        if r.stats["psnr"] >= psnr:
+            hi, found = d, r
+        elif d >= hi:
+            return None
+        else:
+            lo = d
+        if hi / lo < 1.02:
+            break
+        d = math.sqrt(lo * hi) if found is not None else hi
+    return found
+
+
 def encode_to_quality(
     image: np.ndarray,
     psnr: float,
-    mask: str = "belhachmi",
+    mask: str = DEFAULT_MASK,
     *,
     levels_grid: tuple[int, ...] = LEVELS_GRID,
     steps: int = 12,
     **options,
 ) -> EncodeResult:
-    """Smallest bitstream whose decoded PSNR is at least ``psnr`` dB (over density and levels)."""
+    """Smallest bitstream whose decoded PSNR is at least ``psnr`` dB (over density and levels).
+
+    With ``tonal=True`` the density is first bisected without tonal optimisation (which only
+    improves the PSNR), then refined with it below that density for the two best levels.
+    """
     H, W = np.shape(image)[:2]
-    best: EncodeResult | None = None
-    top = -np.inf
+    tonal = bool(options.get("tonal", DEFAULT_TONAL))
+    tonal = tonal and options.get("decoder", "diffusion") == "diffusion"
+    enc = _Encoder(image, mask, options)
+    lo = max(MIN_DENSITY, 1.0 / (H * W))
+    cands: list[EncodeResult] = []
+    guess = None
     for L in levels_grid:
-        lo, hi = max(MIN_DENSITY, 1.0 / (H * W)), 1.0
-        res_hi = encode_image(image, hi, mask, levels=L, **options)
-        top = max(top, res_hi.stats["psnr"])
-        if res_hi.stats["psnr"] < psnr:
-            continue
-        found = res_hi
-        for _ in range(steps):
-            d = math.sqrt(lo * hi)
-            r = encode_image(image, d, mask, levels=L, **options)
-            if r.stats["psnr"] >= psnr:
-                hi, found = d, r
-            else:
-                lo = d
-            if hi / lo < 1.02:
-                break
-        if best is None or found.stats["bytes"] < best.stats["bytes"]:
-            best = found
-    if best is None:
+        r = _smallest_density(lambda d, L=L: enc(d, L, tonal=False), psnr, lo, 1.0, steps,
+                              guess)
+        if r is not None:
+            cands.append(r)
+            guess = r.stats["target_density"]
+    if tonal and cands:
+        plain = sorted(cands, key=lambda r: r.stats["bytes"])[:2]
+        for r in plain:
+            d, L = r.stats["target_density"], r.stats["levels"][0]
+            t = _smallest_density(lambda dd, L=L: enc(dd, L, tonal=True), psnr,
+                                  max(lo, d / 4), d, 6, d / 1.5)
+            if t is not None:
+                cands.append(t)
+    if not cands:
+        top = enc(1.0, max(levels_grid), tonal=False).stats["psnr"]
         raise OptionError(f"cannot reach {psnr} dB with mask {mask!r} (at most {top:.2f} dB "
                           f"with these quantisation levels)")
+    best = min(cands, key=lambda r: r.stats["bytes"])
     best.stats["target_psnr"] = psnr
     return best

@@ -152,7 +152,7 @@ def optimise_tonal(
     levels : None for the unconstrained optimum (values may leave [0, 255]); an int or one int
         per channel to return values on the grid ``dequantise(quantise(v, levels), levels)``
         that the decoder reconstructs from, chosen to keep the reconstruction error small
-        (never worse than rounding the optimum).
+        (never worse than rounding the optimum, nor than quantising the original values).
     tol : CGLS stops when the normal-equation residual ``||B^T (f - B g)||`` has dropped to
         ``tol`` times its value for the original data (per channel).
     maxiter : CGLS iteration cap (each iteration is two diffusion solves). On trui at 4 % (PS
@@ -190,6 +190,11 @@ def optimise_tonal(
 
     if lv is not None:
         g = _quantised(op, f, g, m, lv, maxiter, tol) if progressive else _on_grid(g, lv)
+        # never worse than storing the quantised original values (per channel)
+        plain = _on_grid(f, lv)
+        err_g = np.sum((op.forward(g) - f) ** 2, axis=(1, 2))
+        err_p = np.sum((op.forward(plain) - f) ** 2, axis=(1, 2))
+        g = np.where((err_p < err_g).reshape(C, 1, 1), plain, g)
 
     out = f.copy()
     out[:, m] = g[:, m]

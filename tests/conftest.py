@@ -7,7 +7,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-DATA = Path(os.environ.get("SPARSECODEC_DATA", Path(__file__).parents[1] / ".." / "shared" / "data"))
+DATA = Path(
+    os.environ.get("SPARSECODEC_DATA", Path(__file__).parents[1] / ".." / "shared" / "data")
+)
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ def test_decoded_mask_and_values_are_exact(small_colour):
     from sparsecodec.coding import dequantise, read_stream
 
     img = small_colour
-    res = sparsecodec.encode_image(img, 0.08, "belhachmi", levels=256, colour="rgb")
+    res = sparsecodec.encode_image(img, 0.08, "belhachmi", levels=256, colour="rgb", tonal=False)
     header, m, q = read_stream(res.data)
     np.testing.assert_array_equal(m, res.mask)
     for c in range(3):
@@ -37,8 +37,9 @@ def test_full_density_with_256_levels_is_lossless(small_colour):
 
 
 def test_psnr_improves_with_density(small_colour):
-    lo = sparsecodec.encode_image(small_colour, 0.03).stats["psnr"]
-    hi = sparsecodec.encode_image(small_colour, 0.3).stats["psnr"]
+    # 64 levels: with the default 32 the quantisation noise caps this smooth crop near 36 dB
+    lo = sparsecodec.encode_image(small_colour, 0.03, levels=64).stats["psnr"]
+    hi = sparsecodec.encode_image(small_colour, 0.3, levels=64).stats["psnr"]
     assert hi > lo + 3
 
 
@@ -67,7 +68,7 @@ def test_tonal_encoding_roundtrip_and_gain(small_colour):
     from sparsecodec.coding import dequantise, read_stream
 
     img = small_colour[..., 0]
-    plain = sparsecodec.encode_image(img, 0.08, "belhachmi", levels=64)
+    plain = sparsecodec.encode_image(img, 0.08, "belhachmi", levels=64, tonal=False)
     tonal = sparsecodec.encode_image(img, 0.08, "belhachmi", levels=64, tonal=True)
     assert tonal.stats["psnr"] > plain.stats["psnr"]
     out = sparsecodec.decode(tonal.data)

@@ -46,3 +46,21 @@ def test_unreachable_targets(image):
 def test_api_encode_with_bpp(image):
     data = sparsecodec.encode(image, bpp=0.8, levels=32)
     assert abs(8 * len(data) / image.size - 0.8) <= 0.03 * 0.8
+
+
+def test_rate_and_quality_with_tonal_optimisation(image):
+    res = encode_to_rate(image, 0.5, levels_grid=(32, 64), tonal=True)
+    assert res.stats["tonal"] and abs(res.stats["bpp"] - 0.5) <= 0.03 * 0.5
+    plain = encode_to_rate(image, 0.5, levels_grid=(32, 64), tonal=False)
+    assert res.stats["psnr"] > plain.stats["psnr"]
+    q = encode_to_quality(image, 24.0, levels_grid=(32,), tonal=True)
+    assert q.stats["tonal"] and q.stats["psnr"] >= 24.0
+    np.testing.assert_array_equal(sparsecodec.decode(q.data), q.reconstruction)
+
+
+def test_reused_masks_are_the_strategy_masks(image):
+    # rate control caches one mask per density; the result must carry the strategy's own mask
+    res = encode_to_rate(image, 0.4, mask="random", levels_grid=(16, 64), seed=3)
+    d = res.stats["target_density"]
+    np.testing.assert_array_equal(res.mask, sparsecodec.make_mask(image, d, "random", seed=3))
+    assert res.stats["mask"] == "random"

@@ -230,3 +230,16 @@ def test_tonal_without_progressive_fixing_rounds_the_optimum():
     B = dense_inpainting_matrix(mask)
     prog = optimise_tonal(f, mask, levels=16, **kw)[mask]
     assert np.sum((B @ prog - f.ravel()) ** 2) <= np.sum((B @ out - f.ravel()) ** 2) * (1 + 1e-9)
+
+
+def test_quantised_tonal_never_worse_than_quantised_originals():
+    f = smooth_image(16, 12, seed=8)
+    mask = np.random.default_rng(5).random(f.shape) < 0.1
+    mask[3, 3] = True
+    B = dense_inpainting_matrix(mask)
+    for levels in (4, 32):
+        plain = dequantise(quantise(f[mask], levels), levels)
+        for progressive in (True, False):
+            v = optimise_tonal(f, mask, levels=levels, maxiter=3, progressive=progressive)[mask]
+            err = np.sum((B @ v - f.ravel()) ** 2)
+            assert err <= np.sum((B @ plain - f.ravel()) ** 2) * (1 + 1e-9)

@@ -150,7 +150,8 @@ def _gs_row_interior(cur, up, dn, rr, km, j0, W):
     j = j0
     if j == 0:
         if not km[0]:
-            cur[0] = (rr[0] + up[0] + dn[0] + cur[1]) / 3.0 if W > 1 else (rr[0] + up[0] + dn[0]) / 2.0
+            t = rr[0] + up[0] + dn[0]
+            cur[0] = (t + cur[1]) / 3.0 if W > 1 else t / 2.0
         j = 2
     while j < W - 1:
         if not km[j]:
@@ -349,7 +350,7 @@ def _coarsest_solve(e, r, wx, wy, diag, sweeps):
     """Symmetric Gauss-Seidel sweeps on the (tiny) coarsest grid, from a zero iterate."""
     C, H, W = e.shape
     e[:] = 0.0
-    for s in range(sweeps):
+    for _ in range(sweeps):
         for k in range(2):
             for ii in range(H):
                 i = ii if k == 0 else H - 1 - ii

@@ -1,11 +1,15 @@
-"""Benchmark of the mask and value coders of sparsecodec.coding on Kodak.
+"""Benchmark of the mask and value coders of sparsecodec.coding.
 
-For luma images at densities 2 %, 5 %, 10 % with random and Belhachmi masks: bits per mask point
-of the mask coder vs the i.i.d. floor H(d)/d vs JBIG (pbmtojbg of jbigkit, mask written as PBM
-with 1 = black = mask point), encode/decode times; and bits per stored value of the value coder
-vs the empirical i.i.d. entropy of the quantised values. Writes benchmarks/results/coding.md.
+Mask coder: bits per mask point vs the i.i.d. floor H(d)/d vs JBIG (pbmtojbg of jbigkit, mask
+written as PBM with 1 = black = mask point) at densities 2 %, 5 %, 10 %, with encode/decode
+times, for random, Belhachmi, learned and WGAN masks on Kodak luma and PS+NLPE masks on the
+256x256 grey classic test images (PS+NLPE takes ~0.5 min per image: masks are cached in
+``--cache``). Value coder: bits per stored value vs the empirical i.i.d. entropy of the
+quantised values (random and Belhachmi masks, Kodak). Writes benchmarks/results/coding.md
+(a trailing "## Fuzz" section of an existing file is kept).
 
     python benchmarks/coding.py [--data ../shared/data/kodak] [--images 24]
+        [--classic ../shared/data/classic] [--classic-images 10] [--quick] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from sparsecodec.coding import (  # noqa: E402
 from sparsecodec.colour import rgb_to_ycbcr  # noqa: E402
 
 DENSITIES = (0.02, 0.05, 0.10)
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "coding.md"
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -58,6 +63,28 @@ def belhachmi(image: np.ndarray, density: float) -> np.ndarray:
     from sparsecodec.masks.belhachmi import belhachmi_mask
 
     return belhachmi_mask(image, density, seed=0)
+
+
+def strategy_mask(name: str, image: np.ndarray, rgb: np.ndarray | None, density: float):
+    """Mask of a registered strategy (seed 0); the WGAN mask also sees the colour image."""
+    from sparsecodec import masks
+
+    s = masks.get(name)
+    options = {"colour": rgb} if s.colour and rgb is not None else {}
+    return s.load()(image, density, seed=0, **options)
+
+
+def cached(cache: Path | None, key: str, make) -> np.ndarray:
+    """``make()``, stored as ``cache/key.npy`` (slow mask strategies)."""
+    if cache is None:
+        return make()
+    path = cache / f"{key}.npy"
+    if path.exists():
+        return np.load(path)
+    m = np.asarray(make(), dtype=bool)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, m)
+    return m
 
 
 def random_mask(image: np.ndarray, density: float, seed: int) -> np.ndarray:
@@ -90,107 +117,183 @@ def ms(times: list[tuple[float, float]]) -> tuple[float, float, float]:
     return float(t[:, 0].mean()), float(t[:, 1].mean()), float(t[:, 1].max())
 
 
+# bits per mask point of the format-version-1 mask coder (wavefront order, 3 nested count
+# models, constriction), measured on the same masks: random/Belhachmi from the committed
+# coding.md of commit 5aed015, the others by encode_mask of that commit in this session
+V1_BITS = {
+    ("random", 0.02): 7.133, ("random", 0.05): 5.759, ("random", 0.10): 4.709,
+    ("belhachmi", 0.02): 6.380, ("belhachmi", 0.05): 4.906, ("belhachmi", 0.10): 3.845,
+    ("learned", 0.02): 6.067, ("learned", 0.05): 4.582, ("learned", 0.10): 3.683,
+    ("wgan", 0.02): 4.827, ("wgan", 0.05): 3.822, ("wgan", 0.10): 3.101,
+    ("ps+nlpe", 0.02): 6.329, ("ps+nlpe", 0.05): 4.715, ("ps+nlpe", 0.10): 3.697,
+}  # fmt: skip
+
+
+def mask_row(kind, d, masks, tmp):
+    """Statistics of one (mask kind, density) over a list of masks."""
+    bits = floor = jq = jd = 0.0
+    points = 0
+    enc_t, dec_t = [], []
+    for m in masks:
+        data, te = timed(encode_mask, m)
+        out, td = timed(decode_mask, data, *m.shape)
+        assert np.array_equal(out, m), "mask round trip failed"
+        enc_t.append(te)
+        dec_t.append(td)
+        bits += 8 * len(data)
+        points += int(m.sum())
+        floor += m.size * h2(m.mean())
+        jq += 8 * (jbig_bytes(m, ["-q"], tmp) or np.nan)
+        jd += 8 * (jbig_bytes(m, [], tmp) or np.nan)
+    row = (kind, d, points / len(masks), bits / points, floor / points, jq / points, jd / points,
+           *ms(enc_t), *ms(dec_t), len(masks), masks[0].shape)  # fmt: skip
+    print(row[:8], flush=True)
+    return row
+
+
+def value_rows(kind, d, masks, lumas, rgbs, ycbcrs):
+    """Bits per stored value for the codec's channel/level configurations."""
+    configs = [("luma", 64), ("ycbcr", 64)] if d != 0.05 else [
+        ("luma", 16), ("luma", 64), ("luma", 256), ("ycbcr", 64), ("rgb", 64), ("ycbcr", 256),
+    ]  # fmt: skip
+    vstats = {}
+    for m, im, rgb, ycc in zip(masks, lumas, rgbs, ycbcrs, strict=True):
+        for space, levels in configs:
+            if space == "luma":
+                vals = im[m][None]
+            else:
+                vals = (rgb if space == "rgb" else ycc)[m].T
+            q = quantise(vals, levels)
+            lv = (levels,) * q.shape[0]
+            vdata, vte = timed(encode_values, q, lv, m)
+            vq, vtd = timed(decode_values, vdata, lv, m, q.shape[0])
+            assert np.array_equal(vq, q), "value round trip failed"
+            s = vstats.setdefault((space, levels), [0.0, 0.0, 0, [], []])
+            s[0] += 8 * len(vdata)
+            s[1] += iid_entropy_bits(q)
+            s[2] += q.size
+            s[3].append(vte)
+            s[4].append(vtd)
+    return [
+        (kind, d, space, levels, s[0] / s[2], s[1] / s[2], ms(s[3])[1], ms(s[4])[1])
+        for (space, levels), s in vstats.items()
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "kodak")
-    ap.add_argument("--images", type=int, default=24, help="use the first N images")
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "coding.md")
-    args = ap.parse_args()
+    ap.add_argument("--images", type=int, default=24, help="use the first N Kodak images")
+    ap.add_argument(
+        "--classic",
+        type=Path,
+        default=None,
+        help="256x256 grey images for PS+NLPE (default: DATA/../classic)",
+    )
+    ap.add_argument("--classic-images", type=int, default=10)
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="4 Kodak and 1 classic image, no learned/WGAN masks; writes coding-quick.md",
+    )
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "sparsecodec-coding-masks",
+        help="mask cache for the slow strategies ('' = none)",
+    )
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = ap.parse_args()  # fmt: skip
+    if args.quick:  # a smoke run: does not overwrite the full results
+        args.images = min(args.images, 4)
+        args.classic_images = min(args.classic_images, 1)
+        if args.out == DEFAULT_OUT:
+            args.out = DEFAULT_OUT.with_name("coding-quick.md")
+    cache = args.cache if str(args.cache) else None
     files = sorted(args.data.glob("*.png"))[: args.images]
     if not files:
         raise SystemExit(f"no PNG images in {args.data}")
+    classic_dir = args.classic or args.data.parent / "classic"
+    classic = [f for f in sorted(classic_dir.glob("*.png"))
+               if Image.open(f).size == (256, 256)][: args.classic_images]  # fmt: skip
     rgbs = [np.asarray(Image.open(f).convert("RGB"), dtype=np.float64) for f in files]
     lumas = [luma(x) for x in rgbs]
     ycbcrs = [rgb_to_ycbcr(x) for x in rgbs]
+    greys = [np.asarray(Image.open(f).convert("L"), dtype=np.float64) for f in classic]
     # warm up the JIT caches so that timings are steady-state
     warm = random_mask(lumas[0][:64, :64], 0.05, 0)
     decode_mask(encode_mask(warm), 64, 64)
     qw = quantise(lumas[0][:64, :64][warm][None], 64)
     decode_values(encode_values(qw, (64,), warm), (64,), warm, 1)
 
+    kodak = {
+        "random": lambda i, d: random_mask(lumas[i], d, i),
+        "belhachmi": lambda i, d: belhachmi(lumas[i], d),
+    }
+    if not args.quick:
+        for name in ("learned", "wgan"):
+            kodak[name] = lambda i, d, name=name: cached(
+                cache, f"{name}_{d}_{files[i].stem}",
+                lambda: strategy_mask(name, lumas[i], rgbs[i], d))  # fmt: skip
     mask_rows = []
-    value_rows = []
+    vrows = []
     tmp = Path(tempfile.mkdtemp())
-    kinds = {"random": lambda im, d, i: random_mask(im, d, i), "belhachmi": None}
-    kinds["belhachmi"] = lambda im, d, i: belhachmi(im, d)
-    for kind, make in kinds.items():
+    for kind, make in kodak.items():
         for d in DENSITIES:
-            bits = floor = jq = jd = 0.0
-            points = 0
-            enc_t, dec_t = [], []
-            vstats = {}
-            for i, (im, rgb) in enumerate(zip(lumas, rgbs, strict=True)):
-                m = make(im, d, i)
-                n = int(m.sum())
-                data, te = timed(encode_mask, m)
-                out, td = timed(decode_mask, data, *m.shape)
-                assert np.array_equal(out, m), "mask round trip failed"
-                enc_t.append(te)
-                dec_t.append(td)
-                bits += 8 * len(data)
-                points += n
-                floor += m.size * h2(m.mean())
-                jq += 8 * (jbig_bytes(m, ["-q"], tmp) or np.nan)
-                jd += 8 * (jbig_bytes(m, [], tmp) or np.nan)
-                configs = [("luma", 64), ("ycbcr", 64)] if d != 0.05 else [
-                    ("luma", 16), ("luma", 64), ("luma", 256), ("ycbcr", 64), ("rgb", 64),
-                    ("ycbcr", 256),
-                ]  # fmt: skip
-                for space, levels in configs:
-                    if space == "luma":
-                        vals = im[m][None]
-                    else:
-                        vals = (rgb if space == "rgb" else ycbcrs[i])[m].T
-                    q = quantise(vals, levels)
-                    lv = (levels,) * q.shape[0]
-                    vdata, vte = timed(encode_values, q, lv, m)
-                    vq, vtd = timed(decode_values, vdata, lv, m, q.shape[0])
-                    assert np.array_equal(vq, q), "value round trip failed"
-                    s = vstats.setdefault((space, levels), [0.0, 0.0, 0, [], []])
-                    s[0] += 8 * len(vdata)
-                    s[1] += iid_entropy_bits(q)
-                    s[2] += q.size
-                    s[3].append(vte)
-                    s[4].append(vtd)
-            mask_rows.append(
-                (kind, d, points / len(files), bits / points, floor / points, jq / points,
-                 jd / points, *ms(enc_t), *ms(dec_t))
-            )  # fmt: skip
-            for (space, levels), s in vstats.items():
-                value_rows.append(
-                    (kind, d, space, levels, s[0] / s[2], s[1] / s[2], ms(s[3])[1],
-                     ms(s[4])[1])
-                )  # fmt: skip
-            print(mask_rows[-1], flush=True)
+            masks = [make(i, d) for i in range(len(files))]
+            mask_rows.append(mask_row(kind, d, masks, tmp))
+            if kind in ("random", "belhachmi"):
+                vrows += value_rows(kind, d, masks, lumas, rgbs, ycbcrs)
+    if greys:
+        for d in DENSITIES:
+            masks = [cached(cache, f"nlpe_{d}_{f.stem}",
+                            lambda g=g, d=d: strategy_mask("nlpe", g, None, d))
+                     for f, g in zip(classic, greys, strict=True)]  # fmt: skip
+            mask_rows.append(mask_row("ps+nlpe", d, masks, tmp))
     shutil.rmtree(tmp, ignore_errors=True)
 
+    quick = " --quick" if args.quick else ""
     lines = [
-        "# Mask and value coding (sparsecodec.coding)",
+        "# Mask and value coding (sparsecodec.coding, format version 2)",
         "",
-        f"Command: `python benchmarks/coding.py --data {args.data} --images {len(files)}`",
+        f"Command: `NUMBA_NUM_THREADS=1 python benchmarks/coding.py --data {args.data} --images"
+        f" {len(files)} --classic {classic_dir} --classic-images {len(classic)}{quick}`",
         "",
-        f"Data: {len(files)} Kodak images ({args.data.name}), luma = 0.299 R + 0.587 G + 0.114 B"
-        " (768x512 or 512x768). Random masks: i.i.d. Bernoulli(d), seed = image index."
-        " Belhachmi masks: `sparsecodec.masks.belhachmi.belhachmi_mask(luma, d)`.",
+        f"Data: {len(files)} Kodak images ({args.data.name}, 768x512 or 512x768), luma = 0.299 R"
+        " + 0.587 G + 0.114 B; random masks: i.i.d. Bernoulli(d), seed = image index; Belhachmi:"
+        " `sparsecodec.masks.belhachmi.belhachmi_mask(luma, d)`; learned / WGAN:"
+        " the registered strategies with seed 0 (WGAN also sees the colour image). PS+NLPE:"
+        " strategy `nlpe` (PS + 5 NLPE cycles, seed 0) on the first"
+        f" {len(classic)} 256x256 grey images of {classic_dir.name}"
+        f" ({', '.join(f.stem for f in classic)}), because PS is too slow for Kodak.",
         "Times per image with warm JIT caches: CPU time of the process (robust to the load of the"
         " shared 2-core machine) and wall clock. Load average (1/5/15 min) at the end of the run:"
         f" {' / '.join(f'{v:.1f}' for v in os.getloadavg())}.",
         "",
         "## Mask: bits per mask point",
         "",
-        "| mask | d | points/image | sparsecodec | i.i.d. floor H(d)/d | JBIG `-q` | JBIG default"
-        " | enc ms CPU | dec ms CPU (mean / max) | dec ms wall |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| mask | images | d | points/image | sparsecodec | vs JBIG `-q` | format v1 coder |"
+        " i.i.d. floor H(d)/d | JBIG `-q` | JBIG default | enc ms CPU | dec ms CPU (mean / max)"
+        " | dec ms wall |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in mask_rows:
+        v1 = V1_BITS.get((r[0], r[1]))
+        v1s = f"{v1:.3f}" if v1 is not None and not args.quick else "-"
+        where = f"{r[13]} classic {r[14][1]}x{r[14][0]}" if r[0] == "ps+nlpe" else f"{r[13]} Kodak"
         lines.append(
-            f"| {r[0]} | {r[1]:.0%} | {r[2]:.0f} | **{r[3]:.3f}** | {r[4]:.3f} | {r[5]:.3f} |"
-            f" {r[6]:.3f} | {r[8]:.1f} | {r[11]:.1f} / {r[12]:.1f} | {r[10]:.1f} |"
+            f"| {r[0]} | {where} | {r[1]:.0%} | {r[2]:.0f} |"
+            f" **{r[3]:.3f}** | {100 * (r[3] / r[5] - 1):+.1f} % | {v1s} | {r[4]:.3f} |"
+            f" {r[5]:.3f} | {r[6]:.3f} | {r[8]:.1f} | {r[11]:.1f} / {r[12]:.1f} | {r[10]:.1f} |"
         )
     lines += [
         "",
         "JBIG = `pbmtojbg` (jbigkit 2.1) on the PBM mask (1 = black = mask point); sizes include"
-        " its 20-byte header. The i.i.d. floor uses the mask's own density.",
+        " its 20-byte header. The i.i.d. floor uses the mask's own density. `format v1 coder`:"
+        " the previous mask coder (wavefront order, 3 nested count models, `constriction`) on"
+        " the same masks (random / Belhachmi from the results of commit 5aed015, the others"
+        " measured with that commit's `encode_mask`). sparsecodec sizes include the mask"
+        " payload's LEB128 point count.",
         "",
         "## Values: bits per stored value",
         "",
@@ -198,7 +301,7 @@ def main() -> None:
         " dec ms |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in value_rows:
+    for r in vrows:
         lines.append(
             f"| {r[0]} | {r[1]:.0%} | {r[2]} | {r[3]} | **{r[4]:.3f}** | {r[5]:.3f} |"
             f" {r[6]:.1f} | {r[7]:.1f} |"
@@ -212,8 +315,13 @@ def main() -> None:
         " values (per channel).",
         "",
     ]
+    text = "\n".join(lines)
+    if args.out.exists():  # keep a hand-written fuzz record
+        old = args.out.read_text()
+        if "\n## Fuzz" in old:
+            text += old[old.index("\n## Fuzz") + 1 :]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    args.out.write_text(text)
     print(f"wrote {args.out}")
 
 

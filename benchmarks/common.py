@@ -48,9 +48,11 @@ def machine() -> str:
         load = ", load average at the end of the run {:.1f} / {:.1f} / {:.1f}".format(
             *os.getloadavg()
         )
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, NumPy {np.__version__}, "
-            f"Numba {numba.__version__}{load}")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"Numba {numba.__version__}{load}"
+    )
 
 
 def command() -> str:

@@ -37,26 +37,67 @@ def main() -> None:
             t2 = time.perf_counter()
             p_dec = sparsecodec.metrics.psnr(img, dec)
             s = res.stats
-            row = [path.name, "grey" if grey else "colour", f"{100 * s['density']:.2f}",
-                   s["bytes"], f"{s['bpp']:.4f}", f"{s['bits_per_mask_point']:.3f}",
-                   f"{s['psnr']:.2f}", f"{p_dec:.2f}", abs(p_dec - s["psnr"]) < 0.01,
-                   f"{t1 - t0:.2f}", f"{t2 - t1:.2f}"]
+            row = [
+                path.name,
+                "grey" if grey else "colour",
+                f"{100 * s['density']:.2f}",
+                s["bytes"],
+                f"{s['bpp']:.4f}",
+                f"{s['bits_per_mask_point']:.3f}",
+                f"{s['psnr']:.2f}",
+                f"{p_dec:.2f}",
+                abs(p_dec - s["psnr"]) < 0.01,
+                f"{t1 - t0:.2f}",
+                f"{t2 - t1:.2f}",
+            ]
             rows.append(row)
             acc.append([s["bpp"], s["psnr"], p_dec, t1 - t0, t2 - t1, abs(p_dec - s["psnr"])])
             print(" ".join(str(v) for v in row), flush=True)
         summary["grey" if grey else "colour"] = np.array(acc)
-    head = ["image", "kind", "density %", "bytes", "bpp", "bits/mask pt", "PSNR enc",
-            "PSNR dec", "equal", "encode s", "decode s"]
-    means = [[k, f"{a[:, 0].mean():.4f}", f"{a[:, 1].mean():.2f}", f"{a[:, 2].mean():.2f}",
-              f"{a[:, 5].max():.2g}", f"{np.median(a[:, 3]):.2f}", f"{np.median(a[:, 4]):.2f}"]
-             for k, a in summary.items()]
+    head = [
+        "image",
+        "kind",
+        "density %",
+        "bytes",
+        "bpp",
+        "bits/mask pt",
+        "PSNR enc",
+        "PSNR dec",
+        "equal",
+        "encode s",
+        "decode s",
+    ]
+    means = [
+        [
+            k,
+            f"{a[:, 0].mean():.4f}",
+            f"{a[:, 1].mean():.2f}",
+            f"{a[:, 2].mean():.2f}",
+            f"{a[:, 5].max():.2g}",
+            f"{np.median(a[:, 3]):.2f}",
+            f"{np.median(a[:, 4]):.2f}",
+        ]
+        for k, a in summary.items()
+    ]
     text = (
         f"# Encode/decode round trip\n\nCommand: `{command()}`  \nMachine: {machine()}\n\n"
         f"Mask `{args.mask}`, density {args.density}, default quantisation and colour space.\n\n"
         "## Means\n\n"
-        + table(["kind", "mean bpp", "mean PSNR enc", "mean PSNR dec", "max abs diff dB",
-                 "median encode s", "median decode s"], means)
-        + "\n\n## Per image\n\n" + table(head, rows) + "\n"
+        + table(
+            [
+                "kind",
+                "mean bpp",
+                "mean PSNR enc",
+                "mean PSNR dec",
+                "max abs diff dB",
+                "median encode s",
+                "median decode s",
+            ],
+            means,
+        )
+        + "\n\n## Per image\n\n"
+        + table(head, rows)
+        + "\n"
     )
     from pathlib import Path
 

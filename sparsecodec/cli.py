@@ -66,38 +66,109 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("input", required=False, type=click.Path(dir_okay=True))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Bitstream to write (.bin).")
-@click.option("-d", "--density", type=float, default=None,
-              help="Fraction of pixels stored, in (0, 1] (default 0.05).")
-@click.option("--mask", "strategy", type=click.Choice(sorted(masks.STRATEGIES)),
-              default=None, help="Mask strategy (default: learned).")
-@click.option("--bpp", type=float, default=None,
-              help="Target rate: choose density and quantisation to land within 3 % of it.")
-@click.option("--psnr", "target_psnr", type=float, default=None,
-              help="Target quality: the smallest file whose decoded PSNR reaches it (dB).")
-@click.option("--quant", type=click.IntRange(2, 256), default=None,
-              help="Number of quantisation levels of the stored values (default 32).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Bitstream to write (.bin).",
+)
+@click.option(
+    "-d",
+    "--density",
+    type=float,
+    default=None,
+    help="Fraction of pixels stored, in (0, 1] (default 0.05).",
+)
+@click.option(
+    "--mask",
+    "strategy",
+    type=click.Choice(sorted(masks.STRATEGIES)),
+    default=None,
+    help="Mask strategy (default: learned).",
+)
+@click.option(
+    "--bpp",
+    type=float,
+    default=None,
+    help="Target rate: choose density and quantisation to land within 3 % of it.",
+)
+@click.option(
+    "--psnr",
+    "target_psnr",
+    type=float,
+    default=None,
+    help="Target quality: the smallest file whose decoded PSNR reaches it (dB).",
+)
+@click.option(
+    "--quant",
+    type=click.IntRange(2, 256),
+    default=None,
+    help="Number of quantisation levels of the stored values (default 32).",
+)
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
-@click.option("--colour", type=click.Choice(["ycbcr", "rgb"]), default="ycbcr",
-              show_default=True, help="Colour space of the stored values.")
-@click.option("--decoder", type=click.Choice(["diffusion", "wgan"]), default="diffusion",
-              show_default=True)
-@click.option("--tonal/--no-tonal", default=True, show_default=True,
-              help="Tonal optimisation of the stored values (diffusion decoder).")
-@click.option("--nlpe-cycles", type=click.FloatRange(0, 1000), default=0,
-              help="Refine the mask by nonlocal pixel exchange (cycles; 0 = off).")
-@click.option("--samples", type=click.IntRange(1, 1000), default=None,
-              help="Learned masks: best of this many binarisations.")
-@click.option("--device", default="cpu", show_default=True,
-              help="Torch device of the networks (cpu, cuda, cuda:1, ...).")
+@click.option(
+    "--colour",
+    type=click.Choice(["ycbcr", "rgb"]),
+    default="ycbcr",
+    show_default=True,
+    help="Colour space of the stored values.",
+)
+@click.option(
+    "--decoder", type=click.Choice(["diffusion", "wgan"]), default="diffusion", show_default=True
+)
+@click.option(
+    "--tonal/--no-tonal",
+    default=True,
+    show_default=True,
+    help="Tonal optimisation of the stored values (diffusion decoder).",
+)
+@click.option(
+    "--nlpe-cycles",
+    type=click.FloatRange(0, 1000),
+    default=0,
+    help="Refine the mask by nonlocal pixel exchange (cycles; 0 = off).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Learned masks: best of this many binarisations.",
+)
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="Torch device of the networks (cpu, cuda, cuda:1, ...).",
+)
 @click.option("--save-mask", type=click.Path(dir_okay=False), help="Write the mask as PNG.")
-@click.option("--save-recon", type=click.Path(dir_okay=False),
-              help="Write the image the decoder will rebuild (PNG/PGM/PPM).")
+@click.option(
+    "--save-recon",
+    type=click.Path(dir_okay=False),
+    help="Write the image the decoder will rebuild (PNG/PGM/PPM).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print statistics as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def encode(input, output, density, strategy, bpp, target_psnr, quant, seed, colour, decoder, tonal,
-           nlpe_cycles, samples, device, save_mask, save_recon, as_json, quiet) -> None:
+def encode(
+    input,
+    output,
+    density,
+    strategy,
+    bpp,
+    target_psnr,
+    quant,
+    seed,
+    colour,
+    decoder,
+    tonal,
+    nlpe_cycles,
+    samples,
+    device,
+    save_mask,
+    save_recon,
+    as_json,
+    quiet,
+) -> None:
     """Encode INPUT (PNG, PGM/PPM, JPEG, TIFF, BMP) into a bitstream.
 
     Without INPUT, the embedded default image is encoded.
@@ -114,8 +185,15 @@ def encode(input, output, density, strategy, bpp, target_psnr, quant, seed, colo
         image, name = read_image(input), input
     if sum(v is not None for v in (density, bpp, target_psnr)) > 1:
         raise click.UsageError("give at most one of -d/--density, --bpp and --psnr")
-    opts = dict(seed=seed, colour=colour, decoder=decoder, tonal=tonal, nlpe_cycles=nlpe_cycles,
-                progress=not quiet, mask_options=_mask_options(strategy, samples, device))
+    opts = dict(
+        seed=seed,
+        colour=colour,
+        decoder=decoder,
+        tonal=tonal,
+        nlpe_cycles=nlpe_cycles,
+        progress=not quiet,
+        mask_options=_mask_options(strategy, samples, device),
+    )
     t0 = time.perf_counter()
     if bpp is not None or target_psnr is not None:
         from .ratecontrol import LEVELS_GRID, encode_to_quality, encode_to_rate
@@ -126,8 +204,13 @@ def encode(input, output, density, strategy, bpp, target_psnr, quant, seed, colo
         else:
             res = encode_to_quality(image, target_psnr, strategy, levels_grid=grid, **opts)
     else:
-        res = encode_image(image, DEFAULT_DENSITY if density is None else density, strategy,
-                           levels=DEFAULT_LEVELS if quant is None else quant, **opts)
+        res = encode_image(
+            image,
+            DEFAULT_DENSITY if density is None else density,
+            strategy,
+            levels=DEFAULT_LEVELS if quant is None else quant,
+            **opts,
+        )
     res.stats["encode_seconds"] = time.perf_counter() - t0
     atomic_write(output, res.data)
     if save_mask:
@@ -142,20 +225,33 @@ def encode(input, output, density, strategy, bpp, target_psnr, quant, seed, colo
         p = s["parts"]
         shape = f"{s['width']}x{s['height']}" + ("x3" if s["channels"] == 3 else "")
         click.echo(f"{name} ({shape}) -> {output}")
-        click.echo(f"  mask     {s['mask']}: {s['mask_points']} points, density "
-                   f"{100 * s['density']:.2f} % (target {100 * s['target_density']:.2f} %)")
-        click.echo(f"  bytes    header {p['header']}, mask {p['mask']}, values {p['values']}, "
-                   f"total {s['bytes']}")
-        click.echo(f"  rate     {s['bpp']:.4f} bpp, {s['bits_per_mask_point']:.3f} bits per "
-                   f"mask point, {len(s['levels'])}x{s['levels'][0]} levels")
-        click.echo(f"  PSNR     {s['psnr']:.2f} dB (the decoded image), "
-                   f"encoded in {s['encode_seconds']:.2f} s")
+        click.echo(
+            f"  mask     {s['mask']}: {s['mask_points']} points, density "
+            f"{100 * s['density']:.2f} % (target {100 * s['target_density']:.2f} %)"
+        )
+        click.echo(
+            f"  bytes    header {p['header']}, mask {p['mask']}, values {p['values']}, "
+            f"total {s['bytes']}"
+        )
+        click.echo(
+            f"  rate     {s['bpp']:.4f} bpp, {s['bits_per_mask_point']:.3f} bits per "
+            f"mask point, {len(s['levels'])}x{s['levels'][0]} levels"
+        )
+        click.echo(
+            f"  PSNR     {s['psnr']:.2f} dB (the decoded image), "
+            f"encoded in {s['encode_seconds']:.2f} s"
+        )
 
 
 @cli.command()
 @click.argument("input", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Image to write (.png, .pgm, .ppm).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Image to write (.png, .pgm, .ppm).",
+)
 @click.option("-q", "--quiet", is_flag=True)
 def decode(input, output, quiet) -> None:
     """Decode a bitstream INPUT into an image."""
@@ -190,14 +286,31 @@ def info(input, as_json) -> None:
 
 @cli.command()
 @click.argument("damaged", type=click.Path(dir_okay=False))
-@click.option("--holes", required=True, type=click.Path(dir_okay=False),
-              help="Image of the same size; white (non-zero) = missing pixel.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Image to write (.png, .pgm, .ppm).")
-@click.option("--method", type=click.Choice(["diffusion", "wgan", "semantic"]),
-              default="diffusion", show_default=True)
-@click.option("--iterations", type=click.IntRange(1, 100000), default=None,
-              help="Semantic: latent optimisation steps (default 1000).")
+@click.option(
+    "--holes",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Image of the same size; white (non-zero) = missing pixel.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Image to write (.png, .pgm, .ppm).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["diffusion", "wgan", "semantic"]),
+    default="diffusion",
+    show_default=True,
+)
+@click.option(
+    "--iterations",
+    type=click.IntRange(1, 100000),
+    default=None,
+    help="Semantic: latent optimisation steps (default 1000).",
+)
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("-q", "--quiet", is_flag=True)
@@ -213,8 +326,10 @@ def inpaint(damaged, holes, output, method, iterations, seed, device, quiet) -> 
     if h.ndim == 3:
         h = h.max(axis=2)
     if h.shape != img.shape[:2]:
-        raise ImageError(f"holes image is {h.shape[1]}x{h.shape[0]} but the damaged image is "
-                         f"{img.shape[1]}x{img.shape[0]}")
+        raise ImageError(
+            f"holes image is {h.shape[1]}x{h.shape[0]} but the damaged image is "
+            f"{img.shape[1]}x{img.shape[0]}"
+        )
     missing = h > 127
     if not missing.any():
         raise ImageError("the holes image marks no missing pixel (white = missing)")
@@ -233,8 +348,10 @@ def inpaint(damaged, holes, output, method, iterations, seed, device, quiet) -> 
     out = _inpaint(img, ~missing, method=method, **opts)
     write_image(output, out)
     if not quiet:
-        click.echo(f"{damaged}: {int(missing.sum())} missing pixels filled by {method} -> "
-                   f"{output} in {time.perf_counter() - t0:.2f} s")
+        click.echo(
+            f"{damaged}: {int(missing.sum())} missing pixels filled by {method} -> "
+            f"{output} in {time.perf_counter() - t0:.2f} s"
+        )
 
 
 def _read_bytes(path: str) -> bytes:

@@ -189,21 +189,35 @@ def encode_image(
     if nlpe_cycles and mask != "nlpe" and mask_array is None:
         from .masks.nlpe import nlpe_refine
 
-        m = nlpe_refine(y, m, cycles=nlpe_cycles, seed=int(seed), progress=progress,
-                        tonal=bool(tonal) and decoder == "diffusion")
+        m = nlpe_refine(
+            y,
+            m,
+            cycles=nlpe_cycles,
+            seed=int(seed),
+            progress=progress,
+            tonal=bool(tonal) and decoder == "diffusion",
+        )
 
     chw = to_coding_space(img, cs)
     tonal = bool(tonal) and decoder == "diffusion"  # the WGAN decoder ignores stored values' fit
     if tonal:
         from .tonal import optimise_tonal
 
-        opt = optimise_tonal(np.moveaxis(chw, 0, 2) if C > 1 else chw[0], m, levels=lv,
-                             **TONAL_OPTIONS)
+        opt = optimise_tonal(
+            np.moveaxis(chw, 0, 2) if C > 1 else chw[0], m, levels=lv, **TONAL_OPTIONS
+        )
         chw = to_coding_space(opt, 0) if C == 1 else np.ascontiguousarray(np.moveaxis(opt, 2, 0))
     q = np.stack([quantise(chw[c][m], lv[c]) for c in range(C)])
     header = Header(
-        width=W, height=H, channels=C, levels=lv, colour=cs, mask_strategy=strategy_id,
-        decoder=DECODERS[decoder], seed=int(seed), flags=int(bool(tonal)),
+        width=W,
+        height=H,
+        channels=C,
+        levels=lv,
+        colour=cs,
+        mask_strategy=strategy_id,
+        decoder=DECODERS[decoder],
+        seed=int(seed),
+        flags=int(bool(tonal)),
     )
     data = write_stream(header, m, q)
     from .coding import part_sizes

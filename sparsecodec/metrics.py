@@ -31,7 +31,12 @@ def ssim(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     b = np.asarray(b, dtype=np.float64)
     return float(
         structural_similarity(
-            a, b, data_range=peak, gaussian_weights=True, sigma=1.5,
-            use_sample_covariance=False, channel_axis=2 if a.ndim == 3 else None,
+            a,
+            b,
+            data_range=peak,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            channel_axis=2 if a.ndim == 3 else None,
         )
     )

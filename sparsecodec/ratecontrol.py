@@ -21,8 +21,9 @@ LEVELS_GRID = (16, 32, 64)
 MIN_DENSITY = 1e-4
 
 
-def _bracket_search(f, target: float, lo: float, hi: float, d: float, rel_tol: float,
-                    steps: int) -> list:
+def _bracket_search(
+    f, target: float, lo: float, hi: float, d: float, rel_tol: float, steps: int
+) -> list:
     """Evaluate the increasing function ``f`` at densities in ``[lo, hi]`` until its value is
     within ``rel_tol`` of ``target``: proportional steps (rate ~ density) until the target is
     bracketed, then secant steps in log-log space kept inside the bracket. Returns the evaluated
@@ -62,8 +63,9 @@ class _Encoder:
         self.image, self.mask, self.options = image, mask, options
         self.masks: dict[float, np.ndarray] = {}
 
-    def __call__(self, d: float, levels: int, reconstruct: bool = True,
-                 tonal: bool | None = None) -> EncodeResult:
+    def __call__(
+        self, d: float, levels: int, reconstruct: bool = True, tonal: bool | None = None
+    ) -> EncodeResult:
         opts = dict(self.options)
         if tonal is not None:
             opts["tonal"] = tonal
@@ -140,14 +142,15 @@ def encode_to_rate(
         best = best_t or best
     if best is None:
         got = closest.stats["bpp"] if closest is not None else float("nan")
-        raise OptionError(f"cannot reach {bpp} bpp within {100 * rel_tol:g} % with mask "
-                          f"{mask!r} (closest {got:.4f} bpp)")
+        raise OptionError(
+            f"cannot reach {bpp} bpp within {100 * rel_tol:g} % with mask "
+            f"{mask!r} (closest {got:.4f} bpp)"
+        )
     best.stats["target_bpp"] = bpp
     return best
 
 
-def _smallest_density(f, psnr: float, lo: float, hi: float, steps: int,
-                      first: float | None = None):
+def _smallest_density(f, psnr: float, lo: float, hi: float, steps: int, first: float | None = None):
     """Bisection (geometric) for the smallest density in ``[lo, hi]`` whose encode ``f(d)``
     reaches ``psnr``; returns that encode or ``None`` if ``f(hi)`` misses it."""
     found = None
@@ -188,8 +191,7 @@ def encode_to_quality(
     cands: list[EncodeResult] = []
     guess = None
     for L in levels_grid:
-        r = _smallest_density(lambda d, L=L: enc(d, L, tonal=False), psnr, lo, 1.0, steps,
-                              guess)
+        r = _smallest_density(lambda d, L=L: enc(d, L, tonal=False), psnr, lo, 1.0, steps, guess)
         if r is not None:
             cands.append(r)
             guess = r.stats["target_density"]
@@ -197,14 +199,17 @@ def encode_to_quality(
         plain = sorted(cands, key=lambda r: r.stats["bytes"])[:2]
         for r in plain:
             d, L = r.stats["target_density"], r.stats["levels"][0]
-            t = _smallest_density(lambda dd, L=L: enc(dd, L, tonal=True), psnr,
-                                  max(lo, d / 4), d, 6, d / 1.5)
+            t = _smallest_density(
+                lambda dd, L=L: enc(dd, L, tonal=True), psnr, max(lo, d / 4), d, 6, d / 1.5
+            )
             if t is not None:
                 cands.append(t)
     if not cands:
         top = enc(1.0, max(levels_grid), tonal=False).stats["psnr"]
-        raise OptionError(f"cannot reach {psnr} dB with mask {mask!r} (at most {top:.2f} dB "
-                          f"with these quantisation levels)")
+        raise OptionError(
+            f"cannot reach {psnr} dB with mask {mask!r} (at most {top:.2f} dB "
+            f"with these quantisation levels)"
+        )
     best = min(cands, key=lambda r: r.stats["bytes"])
     best.stats["target_psnr"] = psnr
     return best

@@ -31,7 +31,7 @@ def _curve(rates, offset=0.0, scale=1.0):
     return [(r, 30.0 + 6.0 * math.log2(r / scale) + offset) for r in rates]
 
 
-def test_hull_keeps_upper_concave_front():
+def test_front_keeps_pareto_points():
     pts = [
         (0.1, 20.0),
         (0.2, 25.0),
@@ -43,17 +43,13 @@ def test_hull_keeps_upper_concave_front():
         (0.05, 21.0),
         (1.0, float("inf")),
     ]
-    h = rd.rd_hull(pts)
+    h = rd.rd_front(pts)
     rates = [r for r, _ in h]
     qs = [q for _, q in h]
     assert rates == sorted(rates) and all(b > a for a, b in zip(qs, qs[1:], strict=False))
-    # (0.1, 20) is dominated by (0.05, 21); (0.3, 25.5) lies below the chord (0.2,25)-(0.4,29)
-    assert (0.1, 20.0) not in h and (0.3, 25.5) not in h and (0.35, 22.0) not in h
-    assert h[0] == (0.05, 21.0) and (0.4, 29.0) in h and h[-1] == (0.8, 30.0)
-    # concave in log rate
-    x = np.log(rates)
-    slopes = np.diff(qs) / np.diff(x)
-    assert np.all(np.diff(slopes) < 0)
+    # dominated: (0.1, 20) by (0.05, 21), (0.2, 24) by (0.2, 25), (0.35, 22) by (0.3, 25.5);
+    # (0.3, 25.5) lies below the chord (0.2, 25)-(0.4, 29) but is a real operating point
+    assert h == [(0.05, 21.0), (0.2, 25.0), (0.3, 25.5), (0.4, 29.0), (0.8, 30.0)]
 
 
 def test_interpolate_and_mean_at():
@@ -80,9 +76,23 @@ def test_bjontegaard_on_shifted_curves():
     assert rd.bd_psnr(anchor, disjoint) is None and rd.bd_rate(anchor, disjoint) is None
 
 
+def test_bjontegaard_sign_on_partly_overlapping_curves_of_different_shape():
+    # anchor: straight in log rate; test: 3 dB below it wherever both exist, but convex and
+    # sampled over a lower rate range (the situation of a sparse codec against JPEG)
+    anchor = _curve([0.1, 0.2, 0.4, 0.8])
+    test = [
+        (r, 30.0 + 6.0 * math.log2(r) - 3.0 - 2.0 * (math.log2(r) + 2.0) ** 2 / 8)
+        for r in (0.03, 0.06, 0.12, 0.25, 0.35)
+    ]
+    worse_everywhere = all(q < 30.0 + 6.0 * math.log2(r) for r, q in test)
+    assert worse_everywhere
+    assert rd.bd_psnr(anchor, test) < -3.0 + 1e-9
+    assert rd.bd_rate(anchor, test) > 0
+
+
 def test_recommend_respects_time_limit():
     def cfg(t):
-        return {"encode_s_median": t, "hull_points": {}}
+        return {"encode_s_median": t, "front_points": {}}
 
     def bd(v):
         return {"jpeg": {"bd_rate": v}}
@@ -93,10 +103,20 @@ def test_recommend_respects_time_limit():
             "bd": {"a/diffusion": bd(-10.0), "b/diffusion": bd(-40.0), "c/diffusion": bd(-20.0)},
         }
     }
-    rec = rd.recommend(summary, max_encode_s=10.0)
+    rec = rd.recommend(summary, max_encode_s=10.0, ref="jpeg")
     assert rec["config"] == "c/diffusion" and rec["bd_rate"] == pytest.approx(-20.0)
     assert [r[0] for r in rec["rejected"]] == ["b/diffusion"]
-    assert rd.recommend(summary, max_encode_s=1.0)["config"] is None
+    assert rd.recommend(summary, max_encode_s=1.0, ref="jpeg")["config"] is None
+    # against a sparsecodec anchor, the anchor scores 0 % and wins if every other is worse
+    anchor = {"a/diffusion": cfg(2.0), "b/diffusion": cfg(3.0), "c/diffusion": cfg(30.0)}
+    bds = {
+        "a/diffusion": {},
+        "b/diffusion": {"a/diffusion": {"bd_rate": 12.0}},
+        "c/diffusion": {"a/diffusion": {"bd_rate": -30.0}},
+    }
+    rec = rd.recommend({"grey": {"configs": anchor, "bd": bds}}, 10.0, ref="a/diffusion")
+    assert rec["config"] == "a/diffusion" and rec["bd_rate"] == 0.0
+    assert rec["per_kind"]["grey"][0] == "a/diffusion"
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +165,7 @@ def test_rd_end_to_end_and_cache(tiny_data, tmp_path):
         jp = res["raw"][kind]["jpeg"]["im0.png"]
         assert [p["quality"] for p in jp] == list(rd.STANDARD["jpeg"][1])
         assert jp[-1]["psnr"] > jp[0]["psnr"] and jp[-1]["bytes"] > jp[0]["bytes"]
-        hull = S["configs"]["belhachmi/diffusion"]["psnr_hull"]["im0.png"]
+        hull = S["configs"]["belhachmi/diffusion"]["psnr_front"]["im0.png"]
         assert [h[1] for h in hull] == sorted(h[1] for h in hull)
         assert set(S["bd"]["belhachmi/diffusion"]) == {"jpeg"}
     md = (out / "rd.md").read_text()
@@ -224,3 +244,45 @@ def test_main_registry(capsys, tmp_path):
     assert bench_main.main(["list"]) == 0
     assert "rd" in capsys.readouterr().out
     assert bench_main.main(["no-such-benchmark"]) == 2
+
+
+def test_wgan_benchmark_tiny(tiny_data, tmp_path, monkeypatch):
+    """benchmarks/wgan.py end to end on 16x16 crops with tiny random networks, then the cache."""
+    torch = pytest.importorskip("torch")
+    from benchmarks import wgan as bench_wgan
+    from sparsecodec.inpainting import wgan_decoder
+    from sparsecodec.nets import wgan as W
+
+    cfg = W.HourglassConfig(down=(2, 3), up=(3, 2), last=2)
+    torch.manual_seed(0)
+    wdir = tmp_path / "weights"
+    W.save_bundle(wdir / "wgan_inpaint.safetensors", W.InpaintGenerator(cfg))
+    W.save_bundle(wdir / "wgan_mask_d10.safetensors", W.InpaintGenerator(cfg), W.MaskGenerator(cfg))
+    monkeypatch.setenv("SPARSECODEC_WEIGHTS", str(wdir))
+    wgan_decoder._load.cache_clear()
+    out, cache = tmp_path / "res" / "wgan.md", tmp_path / "cache.npz"
+    argv = ["--data", str(tiny_data), "--sizes", "16", "--count", "2", "--kodak", "1"]
+    argv += ["--densities", "0.05,0.1", "--nlpe-cycles", "0.5", "--repeats", "1"]
+    argv += ["--grid-rows", "1", "--cache", str(cache), "--out", str(out)]
+    assert bench_wgan.main(argv) == 0
+    md = out.read_text()
+    for name in ("random + HD", "random + WGAN", "Belhachmi + HD", "PS + HD", "PS+NLPE + HD"):
+        assert f"| {name} |" in md
+    # mask-WGAN only where a mask model exists (10 %), never at 5 %
+    row = next(r for r in md.splitlines() if r.startswith("| mask-WGAN + WGAN |"))
+    assert row.split("|")[2].strip() == "-" and row.split("|")[3].strip() != "-"
+    assert "Kodak full size (1: im0)" in md and "Run times" in md and "vs PS+NLPE" in md
+    assert "Targets of issue 6" in md and out.with_suffix(".png").stat().st_size > 1000
+    # PS / NLPE masks come from the cache on a second run: identical tables
+    cached = dict(np.load(cache))
+    assert len(cached) == 2 * 2 * 2 * 2  # 2 crops x 2 densities x (ps, nlpe) x (mask, time)
+    assert bench_wgan.main(argv) == 0
+    again = dict(np.load(cache))
+    assert all(np.array_equal(cached[k], again[k]) for k in cached)
+
+    def quality(text: str) -> list[str]:
+        lines = text.split("## Run times")[0].splitlines()
+        return [s for s in lines if not s.startswith("Machine:")]  # holds the wall time
+
+    assert quality(out.read_text()) == quality(md)
+    wgan_decoder._load.cache_clear()

@@ -34,8 +34,22 @@ def _fails_cleanly(result, out_path=None):
 def test_encode_decode_info_roundtrip(runner, png, tmp_path):
     out = tmp_path / "a.bin"
     rec = tmp_path / "rec.png"
-    r = runner.invoke(cli, ["encode", str(png), "-d", "0.1", "-o", str(out), "--save-recon",
-                            str(rec), "--save-mask", str(tmp_path / "m.png"), "--json"])
+    r = runner.invoke(
+        cli,
+        [
+            "encode",
+            str(png),
+            "-d",
+            "0.1",
+            "-o",
+            str(out),
+            "--save-recon",
+            str(rec),
+            "--save-mask",
+            str(tmp_path / "m.png"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     import json
 
@@ -79,8 +93,9 @@ def test_input_formats(runner, tmp_path, small_colour, fmt):
 
 def test_bad_images(runner, tmp_path):
     out = tmp_path / "o.bin"
-    _fails_cleanly(runner.invoke(cli, ["encode", str(tmp_path / "missing.png"), "-o", str(out)]),
-                   out)
+    _fails_cleanly(
+        runner.invoke(cli, ["encode", str(tmp_path / "missing.png"), "-o", str(out)]), out
+    )
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
     _fails_cleanly(runner.invoke(cli, ["encode", str(empty), "-o", str(out)]), out)
@@ -135,13 +150,17 @@ def test_subprocess_help_and_error(tmp_path):
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "sparsecodec", "--help"], capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "sparsecodec", "--help"], capture_output=True, text=True
+    )
     assert r.returncode == 0 and "encode" in r.stdout
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"xyz")
-    r = subprocess.run([sys.executable, "-m", "sparsecodec", "decode", str(bad), "-o",
-                        str(tmp_path / "o.png")], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "sparsecodec", "decode", str(bad), "-o", str(tmp_path / "o.png")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode != 0
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert not (tmp_path / "o.png").exists()
@@ -166,9 +185,32 @@ def test_inpaint_command_diffusion_and_errors(runner, tmp_path, small_colour):
     small = tmp_path / "s.png"
     Image.fromarray(holes[:20]).save(small)
     o2 = tmp_path / "o2.png"
-    _fails_cleanly(runner.invoke(cli, ["inpaint", str(dmg), "--holes", str(small), "-o",
-                                       str(o2)]), o2)
+    _fails_cleanly(
+        runner.invoke(cli, ["inpaint", str(dmg), "--holes", str(small), "-o", str(o2)]), o2
+    )
     none = tmp_path / "n.png"
     Image.fromarray(np.zeros_like(holes)).save(none)
-    _fails_cleanly(runner.invoke(cli, ["inpaint", str(dmg), "--holes", str(none), "-o",
-                                       str(o2)]), o2)
+    _fails_cleanly(
+        runner.invoke(cli, ["inpaint", str(dmg), "--holes", str(none), "-o", str(o2)]), o2
+    )
+
+
+def test_old_format_version_refused(runner, tmp_path):
+    # a real format-version-1 stream (see tests/test_coding.py::test_version_1_stream_is_refused)
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    old = tmp_path / "old.bin"
+    shutil.copy(Path(__file__).parent / "data" / "v1_stream.bin", old)
+    out = tmp_path / "x.png"
+    r = runner.invoke(cli, ["decode", str(old), "-o", str(out)])
+    _fails_cleanly(r, out)
+    assert "unsupported format version 1 (this sparsecodec reads version 2)" in r.output
+    cmd = [sys.executable, "-m", "sparsecodec", "decode", str(old), "-o", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode != 0 and not out.exists()
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "version 1" in lines[0] and "version 2" in lines[0], r.stderr
+    assert r.stdout == ""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import struct
 import tempfile
 import time
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,6 +172,28 @@ def test_mask_structure_beats_iid_floor():
     assert 8 * len(data) < 0.9 * entropy_floor_bits(mask)
 
 
+def test_mask_logistic_tables_are_pinned():
+    # the mixer's squash/stretch tables are built at import from +, -, *, / only; their exact
+    # integers are part of the format (a platform-dependent table would break decoding)
+    from sparsecodec.coding import mask_coder
+
+    sq, st = mask_coder._SQUASH, mask_coder._STRETCH
+    assert np.all(np.diff(sq) >= 0) and np.all(np.diff(st) >= 0)
+    assert hashlib.sha256(sq.astype("<i8").tobytes()).hexdigest()[:16] == "ae1dd3553cfe4b19"
+    assert hashlib.sha256(st.astype("<i2").tobytes()).hexdigest()[:16] == "1c0932ce56c07f4a"
+
+
+def test_mask_truncated_payload_raises():
+    mask = random_mask((40, 50), 0.1, seed=7)
+    data = encode_mask(mask)
+    for n in range(1, len(data)):
+        try:
+            out = decode_mask(data[:n], 40, 50)
+        except BitstreamError:
+            continue
+        assert not np.array_equal(out, mask) or n >= len(data) - 4
+
+
 def test_decode_mask_garbage_raises_or_decodes():
     rng = np.random.default_rng(5)
     for n in range(0, 60):
@@ -304,9 +328,8 @@ def test_truncation_at_every_prefix_and_trailing_bytes():
 
 
 def _raw_header(width, height, channels=1, levels=(16,), mbytes=0, vbytes=0):
-    fixed = struct.pack(
-        "<4sBHHBBBBBIII", b"SPCD", 1, width, height, channels, 0, 0, 0, 0, 0, mbytes, vbytes
-    )
+    fields = (FORMAT_VERSION, width, height, channels, 0, 0, 0, 0, 0, mbytes, vbytes)
+    fixed = struct.pack("<4sBHHBBBBBIII", b"SPCD", *fields)
     return fixed + bytes(v - 1 for v in levels)
 
 
@@ -366,13 +389,32 @@ def _golden_input():
 
 
 def test_golden_stream_is_stable():
-    # The exact bytes are part of format version 1: if this fails, the entropy models changed
-    # and FORMAT_VERSION must be bumped (old files would no longer decode).
+    # The exact bytes are part of format version 2: if this fails, the entropy models changed
+    # and FORMAT_VERSION must be bumped (old files would no longer decode). The CRC32 of the
+    # body (without the trailing CRC: the CRC of a whole stream is a constant residue) and a
+    # SHA-256 prefix pin every byte.
+    assert FORMAT_VERSION == 2
     header, mask, q = _golden_input()
     data = write_stream(header, mask, q)
-    assert (len(data), zlib.crc32(data)) == (595, 558161692)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    assert (len(data), zlib.crc32(data[:-4]), digest) == (602, 83745873, "d44cd93cab16fc34")
     _, m2, q2 = read_stream(data)
     assert np.array_equal(m2, mask) and np.array_equal(q2, q)
+
+
+V1_STREAM = Path(__file__).parent / "data" / "v1_stream.bin"
+
+
+def test_version_1_stream_is_refused():
+    # tests/data/v1_stream.bin: a real version-1 stream (32x24 crop of cameraman, Belhachmi
+    # mask at 10 %, written by sparsecodec before the format-2 mask coder)
+    data = V1_STREAM.read_bytes()
+    assert data[:5] == b"SPCD\x01" and len(data) == 124
+    for call in (read_stream, part_sizes, parse_header):
+        with pytest.raises(BitstreamError) as info:
+            call(data)
+        msg = str(info.value)
+        assert msg == "unsupported format version 1 (this sparsecodec reads version 2)"
 
 
 # ----------------------------------------------------------------------------- fuzzing

@@ -311,3 +311,176 @@ def test_training_smoke(tmp_path):
     )
     b = W.load_bundle(outj / "best.safetensors")
     assert b.generator is not None and b.mask_generator is not None
+
+
+# ------------------------------------------------------------------- guided generator
+
+GUIDED = W.HourglassConfig(down=(2, 3), up=(3, 2), last=2, guide=True)
+
+
+def _perturb_head(g: W.InpaintGenerator, seed: int = 0) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in g.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=gen))
+
+
+def test_guided_generator_starts_at_diffusion():
+    """Zero-initialised head: the untrained guided generator returns the HD inpainting h."""
+    from sparsecodec.inpainting.wgan_decoder import diffusion_guide
+
+    torch.manual_seed(3)
+    g = W.InpaintGenerator(GUIDED)
+    assert g.guided and not W.InpaintGenerator(TINY).guided
+    f = torch.rand(2, 3, 12, 16)
+    c = (torch.rand(2, 1, 12, 16) < 0.2).float()
+    c[:, :, 0, 0] = 1.0
+    h = torch.stack(
+        [torch.from_numpy(diffusion_guide(f[i].double().numpy(), c[i, 0] > 0)) for i in range(2)]
+    ).float()
+    u = g.inpaint(f, c, torch.rand(2, 3, 12, 16), h)
+    unknown = (c == 0).expand_as(f)
+    assert torch.allclose(u[unknown], h[unknown], atol=1e-6)
+    assert torch.equal(u[~unknown], f[~unknown])  # Eq. (1)
+    with pytest.raises(ValueError, match="diffusion"):
+        g(torch.rand(1, 3, 8, 8), c[:1, :, :8, :8], torch.rand(1, 3, 8, 8))
+    _perturb_head(g)  # a trained head corrects h
+    u2 = g.inpaint(f, c, torch.rand(2, 3, 12, 16), h)
+    assert not torch.allclose(u2[unknown], h[unknown], atol=1e-3)
+
+
+def test_guided_weights_roundtrip(tmp_path):
+    torch.manual_seed(4)
+    g = W.InpaintGenerator(GUIDED)
+    _perturb_head(g)
+    W.save_bundle(tmp_path / "guided.safetensors", g)
+    b = W.load_bundle(tmp_path / "guided.safetensors")
+    assert b.generator.cfg == GUIDED and b.generator.guided
+    for k, v in g.state_dict().items():
+        assert torch.equal(b.generator.state_dict()[k], v)
+    args = [torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8), torch.rand(1, 3, 8, 8)]
+    h = torch.rand(1, 3, 8, 8)
+    assert torch.equal(b.generator(*args, h), g.eval()(*args, h))
+    # weights saved before the option (no "guide" key) load as unguided generators
+    from safetensors.torch import load_file, save_file
+
+    W.save_bundle(tmp_path / "old.safetensors", W.InpaintGenerator(TINY))
+    t = load_file(tmp_path / "old.safetensors")
+    old = '{"down": [2, 3], "up": [3, 2], "last": 2, "image_channels": 3}'
+    save_file(t, tmp_path / "old2.safetensors", metadata={"g_config": old})
+    assert not W.load_bundle(tmp_path / "old2.safetensors").generator.guided
+
+
+@pytest.fixture
+def guided_weights(tmp_path, monkeypatch):
+    """A weights folder whose wgan_inpaint is an untrained guided generator; returns a function
+    that perturbs (trains) it in place on disk."""
+    from sparsecodec.inpainting import wgan_decoder
+
+    torch.manual_seed(5)
+    path = tmp_path / "wgan_inpaint.safetensors"
+    W.save_bundle(path, W.InpaintGenerator(GUIDED))
+    monkeypatch.setenv("SPARSECODEC_WEIGHTS", str(tmp_path))
+    wgan_decoder._load.cache_clear()
+
+    def perturb() -> None:
+        g = W.load_bundle(path).generator
+        _perturb_head(g, 1)
+        W.save_bundle(path, g)
+        wgan_decoder._load.cache_clear()
+
+    yield perturb
+    wgan_decoder._load.cache_clear()
+
+
+@pytest.mark.parametrize("shape", [(20, 27, 3), (13, 9)])
+def test_guided_decoder_equals_hd_then_deterministic(guided_weights, shape):
+    import sparsecodec
+    from sparsecodec.inpainting.wgan_decoder import wgan_inpaint
+
+    rng = np.random.default_rng(6)
+    im = rng.random(shape) * 255
+    mask = rng.random(shape[:2]) < 0.15
+    mask.flat[0] = True
+    hd = sparsecodec.inpaint(im, mask, method="diffusion", tol=1e-9)
+    u = wgan_inpaint(im, mask, seed=2)
+    assert np.abs(u - hd).max() < 1e-3  # untrained guided generator = diffusion (float32)
+    guided_weights()
+    u1 = wgan_inpaint(im, mask, seed=2)
+    assert np.abs(u1 - hd).max() > 0.1
+    assert np.array_equal(u1, wgan_inpaint(im, mask, seed=2))  # deterministic
+    assert np.array_equal(u1[mask], im[mask])
+    im2 = im.copy()
+    im2[~mask] = 0
+    assert np.array_equal(u1, wgan_inpaint(im2, mask, seed=2))  # off-mask values ignored
+
+
+def test_guided_decoder_tiled(guided_weights, monkeypatch):
+    """h is computed once on the whole image; tiling the network keeps the result close to HD
+    for the untrained generator and deterministic after training."""
+    import sparsecodec
+    from sparsecodec.inpainting.wgan_decoder import wgan_inpaint
+
+    monkeypatch.setattr(W, "MAX_PIXELS", 256)
+    monkeypatch.setattr(W, "TILE", 16)
+    monkeypatch.setattr(W, "OVERLAP", 4)
+    rng = np.random.default_rng(7)
+    im = rng.random((37, 45, 3)) * 255
+    mask = rng.random((37, 45)) < 0.1
+    hd = sparsecodec.inpaint(im, mask, method="diffusion", tol=1e-9)
+    assert np.abs(wgan_inpaint(im, mask, seed=1) - hd).max() < 1e-3
+    guided_weights()
+    u = wgan_inpaint(im, mask, seed=1)
+    assert np.array_equal(u, wgan_inpaint(im, mask, seed=1))
+
+
+def test_guided_codec_roundtrip(guided_weights):
+    """The encoder's predicted reconstruction is exactly the decoder's (guided generator)."""
+    from sparsecodec.codec import decode, encode_image
+
+    guided_weights()
+    rng = np.random.default_rng(8)
+    im = (rng.random((24, 30, 3)) * 255).astype(np.uint8)
+    res = encode_image(im, density=0.1, mask="random", decoder="wgan", seed=5)
+    assert np.array_equal(decode(res.data), np.asarray(res.reconstruction))
+
+
+def test_training_smoke_guided(tmp_path):
+    """--guide trains a guided generator (HD at step 0) and initialises the joint mode."""
+    from PIL import Image
+
+    from sparsecodec.training.mask_wgan import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(data / f"{i}.png")
+    common = ["--data", str(data), "--val", str(data), "--crop", "16", "--batch", "2"]
+    common += ["--val-n", "2", "--width-scale", "0.25", "--threads", "1", "--guide"]
+    out = tmp_path / "inp"
+    main(["--mode", "inpaint", "--out", str(out), "--max-steps", "2", *common])
+    import csv
+
+    row = next(csv.DictReader(open(out / "val.csv")))
+    assert abs(float(row["psnr_g_0.05"]) - float(row["psnr_hd_0.05"])) < 1e-3  # step 0 = HD
+    g = W.load_bundle(out / "last.safetensors").generator
+    assert g is not None and g.guided
+    outj = tmp_path / "joint"
+    init = ["--init-generator", str(out / "last.safetensors")]
+    main(
+        [
+            "--mode",
+            "joint",
+            "--out",
+            str(outj),
+            "--max-steps",
+            "2",
+            "--density",
+            "0.1",
+            *init,
+            *common,
+        ]
+    )
+    b = W.load_bundle(outj / "best.safetensors")
+    assert b.generator.guided and b.mask_generator is not None

@@ -279,8 +279,9 @@ def _smooth_coarse_py(e, r, op, colour):
                 cur[0] = t * iv[0]
                 j = 2
             while j < W - 1:
-                cur[j] = (rr[j] + a[j] * cur[j + 1] + a[j - 1] * cur[j - 1] + b[j] * dn[j]
-                          + bu[j] * up[j]) * iv[j]
+                cur[j] = (
+                    rr[j] + a[j] * cur[j + 1] + a[j - 1] * cur[j - 1] + b[j] * dn[j] + bu[j] * up[j]
+                ) * iv[j]
                 j += 2
             if j == W - 1 and W > 1:
                 cur[j] = (rr[j] + a[j - 1] * cur[j - 1] + b[j] * dn[j] + bu[j] * up[j]) * iv[j]
@@ -394,8 +395,14 @@ class MultigridPreconditioner:
         ``w_min_nodes`` nodes; smaller levels use V-cycles (cheap, and bounded Python overhead).
     """
 
-    def __init__(self, known: np.ndarray, nu: int = 1, omega: float = 1.2, gamma: int = 2,
-                 w_min_nodes: int = 8192):
+    def __init__(
+        self,
+        known: np.ndarray,
+        nu: int = 1,
+        omega: float = 1.2,
+        gamma: int = 2,
+        w_min_nodes: int = 8192,
+    ):
         self.known = known
         self.levels = build_hierarchy(known)
         self.nu = nu

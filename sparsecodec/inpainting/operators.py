@@ -172,6 +172,9 @@ def laplacian(u: np.ndarray) -> np.ndarray:
     """5-point Laplacian with reflecting boundaries of a ``(..., H, W)`` array (NumPy reference)."""
     p = np.pad(u, [(0, 0)] * (u.ndim - 2) + [(1, 1), (1, 1)], mode="edge")
     return (
-        p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]
+        p[..., :-2, 1:-1]
+        + p[..., 2:, 1:-1]
+        + p[..., 1:-1, :-2]
+        + p[..., 1:-1, 2:]
         - 4.0 * p[..., 1:-1, 1:-1]
     )

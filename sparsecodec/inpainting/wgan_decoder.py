@@ -7,6 +7,11 @@ values at the mask, the mask and the seed (on a given machine and torch build). 
 the image is mirror-padded to the network's multiple (16) and large images are processed in
 overlapping, linearly blended tiles. Grey images are fed as three equal channels and the output
 channels are averaged. torch is imported on first use only.
+
+A *guided* generator (``HourglassConfig(guide=True)`` in the weight metadata) also receives the
+homogeneous diffusion inpainting ``h`` of the known data (:func:`diffusion_guide`, computed once
+on the whole unpadded image with the project's solver, mirror-padded and tiled like the other
+inputs), so an untrained guided generator decodes to exactly the diffusion result.
 """
 
 from __future__ import annotations
@@ -19,6 +24,20 @@ import numpy as np
 from ..errors import ImageError, OptionError
 
 DEFAULT_MODEL = "wgan_inpaint"
+GUIDE_TOL = 1e-6  # relative residual of the diffusion guide (training and decoding alike)
+
+
+def diffusion_guide(f: np.ndarray, mask: np.ndarray, tol: float = GUIDE_TOL) -> np.ndarray:
+    """Homogeneous diffusion inpainting ``h`` of ``f`` ((C, H, W), any range) from the pixels
+    where ``mask`` ((H, W)) is True, all channels in one multigrid solve; the input of a guided
+    generator. An empty mask gives the constant 0.5 (mid-grey for data in [0, 1])."""
+    from .solve import solve
+
+    m = np.asarray(mask, dtype=bool)
+    f = np.asarray(f, dtype=np.float64)
+    if not m.any():
+        return np.full(f.shape, 0.5)
+    return solve(f, m, solver="multigrid", tol=tol).u
 
 
 @lru_cache(maxsize=8)
@@ -87,8 +106,14 @@ def wgan_inpaint(
     r = torch.rand((1, 3, hp, wp), generator=gen, dtype=torch.float32)
     ft = torch.from_numpy(np.ascontiguousarray(f.transpose(2, 0, 1))[None]).float()
     ct = torch.from_numpy(c[None, None]).float()
+    inputs = [ft.to(device), ct.to(device), r.to(device)]
+    if getattr(g, "guided", False):  # HD of the unpadded image, then padded like the inputs
+        f0 = np.clip(rgb, 0.0, 255.0).transpose(2, 0, 1) / 255.0
+        hd = pad_to_multiple(diffusion_guide(f0, m).transpose(1, 2, 0), mult)
+        hd = np.ascontiguousarray(hd.transpose(2, 0, 1))
+        inputs.append(torch.from_numpy(hd[None]).float().to(device))
     with torch.inference_mode():
-        u = run_tiled(g.inpaint, [ft.to(device), ct.to(device), r.to(device)], 3)
+        u = run_tiled(g.inpaint, inputs, 3)
     out = u[0].cpu().double().numpy().transpose(1, 2, 0)[:h, :w] * 255.0
     out = np.clip(out, 0.0, 255.0)
     out[m] = np.clip(rgb[m], 0.0, 255.0)  # Eq. (1): known data exactly

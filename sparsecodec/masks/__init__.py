@@ -35,8 +35,16 @@ class MaskStrategy:
 STRATEGIES: dict[str, MaskStrategy] = {}
 
 
-def register(name: str, id: int, module: str, function: str, description: str, *,
-             colour: bool = False, slow: bool = False) -> None:
+def register(
+    name: str,
+    id: int,
+    module: str,
+    function: str,
+    description: str,
+    *,
+    colour: bool = False,
+    slow: bool = False,
+) -> None:
     """Add a strategy to the registry (ids must stay stable: they are in every bitstream)."""
     if name in STRATEGIES or any(s.id == id for s in STRATEGIES.values()):
         raise ValueError(f"mask strategy {name!r} or id {id} registered twice")
@@ -57,14 +65,31 @@ def by_id(id: int) -> MaskStrategy | None:
 
 
 register("random", 0, ".random", "random_mask", "uniformly random pixels (seeded)")
-register("belhachmi", 1, ".belhachmi", "belhachmi_mask",
-         "Laplacian magnitude of the presmoothed image, Floyd-Steinberg dithered")
-register("learned", 3, ".learned", "learned_mask",
-         "mask U-Net of Alt, Peter & Weickert (2021), best of N weighted coin flips")
-register("wgan", 4, ".wgan", "wgan_mask",
-         "mask generator of the mask WGAN (Peter 2022)", colour=True)
-register("ps", 5, ".ps", "ps_mask",
-         "probabilistic sparsification (Mainberger et al. 2011)", slow=True)
-register("nlpe", 6, ".nlpe", "nlpe_mask",
-         "probabilistic sparsification + nonlocal pixel exchange (Mainberger et al. 2011)",
-         slow=True)
+register(
+    "belhachmi",
+    1,
+    ".belhachmi",
+    "belhachmi_mask",
+    "Laplacian magnitude of the presmoothed image, Floyd-Steinberg dithered",
+)
+register(
+    "learned",
+    3,
+    ".learned",
+    "learned_mask",
+    "mask U-Net of Alt, Peter & Weickert (2021), best of N weighted coin flips",
+)
+register(
+    "wgan", 4, ".wgan", "wgan_mask", "mask generator of the mask WGAN (Peter 2022)", colour=True
+)
+register(
+    "ps", 5, ".ps", "ps_mask", "probabilistic sparsification (Mainberger et al. 2011)", slow=True
+)
+register(
+    "nlpe",
+    6,
+    ".nlpe",
+    "nlpe_mask",
+    "probabilistic sparsification + nonlocal pixel exchange (Mainberger et al. 2011)",
+    slow=True,
+)

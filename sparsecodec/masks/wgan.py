@@ -85,7 +85,8 @@ def wgan_mask(
     """
     import torch
 
-    from ..nets.wgan import load_bundle, pad_to_multiple, run_tiled
+    from ..inpainting.wgan_decoder import _load
+    from ..nets.wgan import pad_to_multiple, run_tiled
 
     a = np.asarray(image, dtype=np.float64)
     if a.ndim == 3 and a.shape[2] == 1:
@@ -102,7 +103,7 @@ def wgan_mask(
     else:
         rgb = np.repeat(a[..., None], 3, axis=2)
     name = model if model is not None else choose_model(float(density))
-    bundle = load_bundle(Path(name) if str(name).endswith(".safetensors") else name, device)
+    bundle = _load(str(Path(name) if str(name).endswith(".safetensors") else name), device)
     m = bundle.mask_generator
     if m is None:
         raise WeightsError(f"WGAN weights {name!r} hold no mask generator")

@@ -46,6 +46,7 @@ class HourglassConfig:
     up: tuple[int, ...] = (24, 16, 12, 8)
     last: int = 8
     image_channels: int = 3
+    guide: bool = False  # generator only: diffusion-guided residual output (see InpaintGenerator)
 
     @property
     def depth(self) -> int:
@@ -144,21 +145,52 @@ class _Hourglass(nn.Module):
 
 class InpaintGenerator(_Hourglass):
     """Inpainting generator ``g(r, c, Cf)`` (Sec. 2); inputs noise r (3 channels), mask c (1) and
-    known data Cf (3), output in [0, 1] through a hard sigmoid."""
+    known data Cf (3), output in [0, 1] through a hard sigmoid.
+
+    With ``cfg.guide`` (a deviation from the paper, for CPU-budget training) the generator also
+    receives the homogeneous diffusion inpainting ``h`` of the known data (3 more channels) and
+    returns ``hardsigmoid(6 (h - 1/2) + head(trunk(r, c, Cf, h)))``. The head is zero-initialised,
+    so an untrained guided generator reproduces ``h`` (for ``h`` in [0, 1]) and training only
+    learns a correction to diffusion inpainting."""
 
     def __init__(self, cfg: HourglassConfig | None = None) -> None:
         cfg = cfg or HourglassConfig()
         k = cfg.image_channels
-        super().__init__(2 * k + 1, cfg)
+        super().__init__(2 * k + 1 + (k if cfg.guide else 0), cfg)
         self.head = nn.ConvTranspose2d(self.features, k, KERNEL, padding=KERNEL // 2)
+        if cfg.guide:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
-    def forward(self, r: torch.Tensor, c: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-        return F.hardsigmoid(self.head(self.trunk(torch.cat([r, c, known], dim=1))))
+    @property
+    def guided(self) -> bool:
+        return self.cfg.guide
 
-    def inpaint(self, f: torch.Tensor, c: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        """Eq. (1): ``u = (I - C) g(r, c, Cf) + Cf``."""
+    def forward(
+        self,
+        r: torch.Tensor,
+        c: torch.Tensor,
+        known: torch.Tensor,
+        h: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if not self.cfg.guide:
+            return F.hardsigmoid(self.head(self.trunk(torch.cat([r, c, known], dim=1))))
+        if h is None:
+            raise ValueError("a guided generator needs the diffusion inpainting h")
+        h = h.detach()
+        corr = self.head(self.trunk(torch.cat([r, c, known, h], dim=1)))
+        return F.hardsigmoid(6.0 * (h - 0.5) + corr)
+
+    def inpaint(
+        self,
+        f: torch.Tensor,
+        c: torch.Tensor,
+        r: torch.Tensor,
+        h: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Eq. (1): ``u = (I - C) g(r, c, Cf[, h]) + Cf``."""
         known = c * f
-        return (1.0 - c) * self(r, c, known) + known
+        return (1.0 - c) * self(r, c, known, h) + known
 
 
 class _BinariseSTE(torch.autograd.Function):
@@ -259,6 +291,7 @@ def _cfg_from(meta: dict[str, str], key: str) -> HourglassConfig:
         up=tuple(d["up"]),
         last=int(d["last"]),
         image_channels=int(d["image_channels"]),
+        guide=bool(d.get("guide", False)),  # absent in weights saved before the option
     )
 
 

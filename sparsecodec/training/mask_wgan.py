@@ -28,11 +28,13 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..inpainting.wgan_decoder import diffusion_guide
 from ..nets.wgan import (
     Critic,
     CriticConfig,
@@ -97,36 +99,18 @@ def exact_random_mask(h: int, w: int, density: float, rng: np.random.Generator) 
 
 
 def diffusion_inpaint(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Homogeneous diffusion (Laplace) inpainting of an (H, W, C) image for validation; uses the
-    project's solver when available, else a direct sparse solve (small crops only)."""
-    try:
-        from ..inpainting import solve
+    """Homogeneous diffusion inpainting of an (H, W, C) image (the project's multigrid solver)."""
+    return np.moveaxis(diffusion_guide(np.moveaxis(img, -1, 0), mask), 0, -1)
 
-        return np.moveaxis(solve(np.moveaxis(img, -1, 0), mask).u, 0, -1)
-    except ImportError:
-        pass
-    import scipy.sparse as sp
-    import scipy.sparse.linalg as spl
 
-    h, w = mask.shape
-    n = h * w
-    idx = np.arange(n).reshape(h, w)
-    rows, cols = [], []
-    for a, b in ((idx[:, :-1], idx[:, 1:]), (idx[:-1], idx[1:])):
-        rows += [a.ravel(), b.ravel()]
-        cols += [b.ravel(), a.ravel()]
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    adj = sp.csr_matrix((np.ones(r.size), (r, c)), shape=(n, n))
-    lap = sp.diags(np.asarray(adj.sum(1)).ravel()) - adj
-    m = mask.ravel()
-    a = sp.diags(m.astype(float)) + sp.diags((~m).astype(float)) @ lap
-    a = a.tocsc()
-    lu = spl.splu(a)
-    out = np.empty_like(img, dtype=np.float64)
-    for ch in range(img.shape[-1]):
-        out[..., ch] = lu.solve(np.where(m, img[..., ch].ravel(), 0.0)).reshape(h, w)
-    return out
+def batch_guide(f: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Diffusion inpainting ``h`` of each crop of ``f`` (B, C, H, W) from the binary masks ``b``
+    (B, 1, H, W), computed per crop in numpy with the project's solver; a detached input of the
+    guided generator (the mask generator gets gradients through g's other inputs)."""
+    fn = f.detach().cpu().double().numpy()
+    bn = b.detach().cpu().numpy()[:, 0] > 0.5
+    out = np.stack([diffusion_guide(fn[i], bn[i]) for i in range(len(fn))])
+    return torch.from_numpy(out).float().to(f.device)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -153,11 +137,11 @@ class Validator:
         ref = (self.f.numpy() * 255).transpose(0, 2, 3, 1)
         self.ref = ref
         self.baseline = {}
+        self.guides = {}
         for d in densities:
-            vals = []
-            for i in range(n):
-                u = diffusion_inpaint(ref[i], self.masks[d][i, 0].numpy().astype(bool))
-                vals.append(psnr(ref[i], np.clip(u, 0, 255)))
+            self.guides[d] = batch_guide(self.f, self.masks[d])
+            u = self.guides[d].numpy().transpose(0, 2, 3, 1) * 255.0
+            vals = [psnr(ref[i], np.clip(u[i], 0, 255)) for i in range(n)]
             self.baseline[d] = float(np.mean(vals))
 
     @torch.no_grad()
@@ -169,7 +153,8 @@ class Validator:
         f = self.f.to(device)
         r = self.r.to(device)
         for d in self.densities:
-            u = g.inpaint(f, self.masks[d].to(device), r).cpu().numpy().transpose(0, 2, 3, 1)
+            h = self.guides[d].to(device) if g.guided else None
+            u = g.inpaint(f, self.masks[d].to(device), r, h).cpu().numpy().transpose(0, 2, 3, 1)
             res[f"psnr_g_{d:g}"] = float(
                 np.mean([psnr(self.ref[i], u[i] * 255) for i in range(len(u))])
             )
@@ -177,7 +162,8 @@ class Validator:
         if m is not None:
             m.eval()
             b, _ = m(torch.flip(r, dims=(2,)), f)
-            u = g.inpaint(f, b, r).cpu().numpy().transpose(0, 2, 3, 1)
+            h = batch_guide(f, b) if g.guided else None
+            u = g.inpaint(f, b, r, h).cpu().numpy().transpose(0, 2, 3, 1)
             res["mask_density"] = float(b.mean())
             res["psnr_mg"] = float(np.mean([psnr(self.ref[i], u[i] * 255) for i in range(len(u))]))
             mae = float(np.mean(np.abs(u - self.ref / 255)))
@@ -235,6 +221,17 @@ def export(run: Path, name: str, which: str = "best") -> Path:
     ]
     if g is not None:
         lines.append(f"- generator: {g.cfg}, {_params(g)} parameters")
+        if g.guided:
+            lines.append(
+                "- diffusion-guided generator (deviation from the paper): g also receives the "
+                "homogeneous diffusion inpainting h of the known data and outputs "
+                "hardsigmoid(6 (h - 1/2) + head(trunk(r, c, Cf, h))) with a zero-initialised "
+                "head, so training starts from HD and learns a correction"
+            )
+    if cfg.get("init_generator") not in (None, "None"):
+        lines.append(f"- generator initialised from `{cfg['init_generator']}`")
+    if cfg.get("init_mask") not in (None, "None"):
+        lines.append(f"- mask generator initialised from `{cfg['init_mask']}`")
     if m is not None:
         lines.append(f"- mask generator: {m.cfg}, {_params(m)} parameters")
     lines += [
@@ -249,12 +246,29 @@ def export(run: Path, name: str, which: str = "best") -> Path:
         "",
     ]
     if rows:
-        lines += ["Validation history (step: generator PSNR at 5 % / 10 %):", ""]
+        hd = f"{float(rows[0]['psnr_hd_0.05']):.2f} / {float(rows[0]['psnr_hd_0.1']):.2f}"
+        joint = "psnr_mg" in rows[0]
+        lines += [
+            "Validation history (step: generator PSNR at 5 % / 10 % on random masks, HD "
+            f"{hd}" + ("; mask generator + generator PSNR, mask density" if joint else "") + "):",
+            "",
+        ]
         lines += [
             f"- {r['step']}: {float(r['psnr_g_0.05']):.2f} / {float(r['psnr_g_0.1']):.2f}"
+            + (f"; {float(r['psnr_mg']):.2f}, {float(r['mask_density']):.4f}" if joint else "")
             for r in rows
         ]
     (weights_dir() / f"{name}.md").write_text("\n".join(lines) + "\n")
+    import hashlib
+
+    index = {
+        "weights": dest.name,
+        "card": f"{name}.md",
+        "bytes": dest.stat().st_size,
+        "sha256": hashlib.sha256(dest.read_bytes()).hexdigest(),
+        "format": "safetensors",
+    }
+    (weights_dir() / f"{name}.json").write_text(json.dumps(index, indent=2) + "\n")
     print(f"exported {dest}")
     return dest
 
@@ -295,7 +309,18 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="safetensors file whose generator initialises g (joint mode)",
     )
+    ap.add_argument(
+        "--init-mask",
+        type=Path,
+        default=None,
+        help="safetensors file whose mask generator initialises m (joint mode)",
+    )
     ap.add_argument("--width-scale", type=float, default=1.0)
+    ap.add_argument(
+        "--guide",
+        action="store_true",
+        help="diffusion-guided generator (HourglassConfig(guide=True); not in the paper)",
+    )
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
     ap.add_argument("--val-minutes", type=float, default=8.0)
     ap.add_argument("--val-n", type=int, default=64)
@@ -332,14 +357,20 @@ def main(argv: list[str] | None = None) -> None:
         up=tuple(max(2, round(w * s)) for w in hcfg.up),
         last=max(2, round(hcfg.last * s)),
     )
-    g = InpaintGenerator(hcfg).to(dev)
+    gcfg = replace(hcfg, guide=bool(a.guide))
+    g = InpaintGenerator(gcfg).to(dev)
     d = Critic(CriticConfig()).to(dev)
     m = MaskGenerator(hcfg).to(dev) if a.mode == "joint" else None
     if a.init_generator is not None and not (a.resume and ckpt_path.exists()):
         src = load_bundle(a.init_generator).generator
-        if src is None or src.cfg != hcfg:
+        if src is None or src.cfg != gcfg:
             raise SystemExit("--init-generator: no generator of the same architecture")
         g.load_state_dict(src.state_dict())
+    if a.init_mask is not None and m is not None and not (a.resume and ckpt_path.exists()):
+        src_m = load_bundle(a.init_mask).mask_generator
+        if src_m is None or src_m.cfg != hcfg:
+            raise SystemExit("--init-mask: no mask generator of the same architecture")
+        m.load_state_dict(src_m.state_dict())
     opt_g = torch.optim.Adam(g.parameters(), lr=a.lr)
     opt_d = torch.optim.Adam(d.parameters(), lr=a.lr)
     opt_m = torch.optim.Adam(m.parameters(), lr=a.lr) if m is not None else None
@@ -376,6 +407,7 @@ def main(argv: list[str] | None = None) -> None:
         "alpha": a.alpha,
         "beta": a.beta,
         "density": a.density if a.mode == "joint" else f"{a.dmin}-{a.dmax} random",
+        "guide": bool(a.guide),
     }
     (a.out / "config.json").write_text(json.dumps({**meta, **vars(a)}, default=str, indent=1))
 
@@ -455,7 +487,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             r_m = torch.rand(f.shape, generator=gen).to(dev)
             b, _ = m(r_m, f)
-        u = g.inpaint(f, b, r_g)
+        h = batch_guide(f, b) if g.guided else None
+        u = g.inpaint(f, b, r_g, h)
 
         # Eq. (2): critic, conditioned on the mask.
         loss_d = (d(u.detach(), b.detach()) - d(f, b.detach())).mean()

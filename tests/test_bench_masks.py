@@ -1,0 +1,98 @@
+"""CI-speed test of benchmarks/masks.py with learned masks, on tiny generated images."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("safetensors")
+
+from benchmarks import masks as bench  # noqa: E402
+from sparsecodec.io import write_image  # noqa: E402
+from sparsecodec.masks.learned import weights_path  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    not weights_path().is_file(), reason="learned-mask weights not available"
+)
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """The benchmark sets torch / Numba thread counts; restore them for the other tests."""
+    import numba
+    import torch
+
+    nt, nn = torch.get_num_threads(), numba.get_num_threads()
+    yield
+    torch.set_num_threads(nt)
+    numba.set_num_threads(nn)
+
+
+def _data(root: Path) -> Path:
+    (root / "classic").mkdir(parents=True)
+    (root / "kodak").mkdir()
+    g = bench.generated_image(32)
+    write_image(root / "classic" / "tiny.png", np.round(g).astype(np.uint8))
+    rgb = np.stack([g[:24], g[:24, ::-1], g[8:]], axis=-1)
+    write_image(root / "kodak" / "kodim01.png", np.round(rgb).astype(np.uint8))
+    return root
+
+
+def _rows(md: str, section: str) -> list[list[str]]:
+    """Body rows of the first Markdown table after the heading ``section``."""
+    lines = md.split(section, 1)[1].splitlines()
+    start = next(i for i, s in enumerate(lines) if s.startswith("|"))
+    rows = []
+    for s in lines[start + 2 :]:
+        if not s.startswith("|"):
+            break
+        rows.append([c.strip() for c in s.strip("|").split("|")])
+    return rows
+
+
+def test_masks_benchmark_learned_rows(tmp_path):
+    data = _data(tmp_path / "data")
+    out, cache = tmp_path / "res" / "masks.md", tmp_path / "cache.npz"
+    argv = ["--data", str(data), "--classic", "tiny", "--densities", "5,10"]
+    argv += ["--nlpe-cycles", "0.5", "--kodak", "1", "--kodak-ps-densities", "10"]
+    argv += ["--samples", "2", "--net-size", "32", "--net-repeats", "1"]
+    argv += ["--cache", str(cache), "--out", str(out)]
+    bench.main(argv)
+    md = out.read_text()
+    rows = _rows(md, "## All rows")
+    got = {(r[0], r[2], r[3].split(" (")[0]) for r in rows}
+    for d in ("5 %", "10 %"):
+        for m in ("Belhachmi", "PS", "PS+NLPE", "learned"):
+            assert ("tiny", d, m) in got
+        assert ("kodim01", d, "learned") in got and ("kodim01", d, "Belhachmi") in got
+    assert ("kodim01", "10 %", "PS") in got and ("kodim01", "5 %", "PS") not in got
+    for r in rows:  # kept %, MSE, PSNR, MSE +tonal, PSNR +tonal are finite numbers
+        assert all(math.isfinite(float(v)) for v in r[4:9])
+        assert all(math.isfinite(float(t)) for t in r[9].split(" / "))
+    summary = _rows(md, "## Summary")
+    assert {r[0] for r in summary} >= {"learned", "learned + tonal", "PS+NLPE + tonal"}
+    assert all(math.isfinite(float(c.split(" (")[0])) for r in summary for c in r[1:])
+    speed = _rows(md, "## Mask-generation time")
+    assert {(r[0], r[1]) for r in speed} >= {("classic", "5 %"), ("Kodak", "10 %")}
+    assert all(r[-1].endswith("x") for r in speed if r[0] == "classic")
+    assert "| learned mask >= 1000x faster than PS+NLPE (CPU) | classic | 5 % |" in md
+    assert "**Network pass**" in md and "Targets of issue 5" in md
+    assert "Partial results" not in md
+
+    # PS / NLPE masks come from the cache on a second run: identical quality columns
+    stored = dict(np.load(cache))
+    assert len(stored) == 2 * 2 * 2 + 2 * 2  # tiny: 2 densities x (PS, NLPE); kodim01: 10 %
+    bench.main(argv)
+    md2 = out.read_text()
+    assert "PS / NLPE masks and their times were read from the cache" in md2
+    again = _rows(md2, "## All rows")
+    assert [r[:9] for r in again if r[3] != "learned"] == [r[:9] for r in rows if r[3] != "learned"]
+
+
+def test_masks_benchmark_rejects_unknown_method(tmp_path):
+    with pytest.raises(SystemExit):
+        bench.main(["--methods", "belhachmi,nope", "--out", str(tmp_path / "x.md")])

@@ -196,21 +196,21 @@ def test_inpaint_command_diffusion_and_errors(runner, tmp_path, small_colour):
 
 
 def test_old_format_version_refused(runner, tmp_path):
-    # a real format-version-1 stream (see tests/test_coding.py::test_version_1_stream_is_refused)
+    # a real format-version-2 stream (see tests/test_coding.py::test_version_2_stream_is_refused)
     import shutil
     import subprocess
     import sys
     from pathlib import Path
 
     old = tmp_path / "old.bin"
-    shutil.copy(Path(__file__).parent / "data" / "v1_stream.bin", old)
+    shutil.copy(Path(__file__).parent / "data" / "v2_stream.bin", old)
     out = tmp_path / "x.png"
     r = runner.invoke(cli, ["decode", str(old), "-o", str(out)])
     _fails_cleanly(r, out)
-    assert "unsupported format version 1 (this sparsecodec reads version 2)" in r.output
+    assert "unsupported format version 2 (this sparsecodec reads version 3)" in r.output
     cmd = [sys.executable, "-m", "sparsecodec", "decode", str(old), "-o", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode != 0 and not out.exists()
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "version 1" in lines[0] and "version 2" in lines[0], r.stderr
+    assert len(lines) == 1 and "version 2" in lines[0] and "version 3" in lines[0], r.stderr
     assert r.stdout == ""

@@ -276,13 +276,22 @@ def test_stream_all_header_fields_preserved():
     mask[2, 3] = True
     header = Header(
         width=7, height=5, channels=3, levels=(2, 100, 256), colour=1, mask_strategy=200,
-        decoder=1, seed=2**32 - 1, flags=255,
+        decoder=1, seed=2**32 - 1, flags=1,
     )  # fmt: skip
     h2, m2, q2 = read_stream(write_stream(header, mask, np.array([[1], [99], [255]])))
     assert (h2.colour, h2.mask_strategy, h2.decoder, h2.seed, h2.flags, h2.levels) == (
-        1, 200, 1, 2**32 - 1, 255, (2, 100, 256),
+        1, 200, 1, 2**32 - 1, 1, (2, 100, 256),
     )  # fmt: skip
     assert q2.tolist() == [[1], [99], [255]] and np.array_equal(m2, mask)
+
+
+def test_unknown_flag_bits_are_refused():
+    with pytest.raises(OptionError, match="unknown flag bits"):
+        Header(width=4, height=3, channels=1, levels=(16,), flags=0x80)
+    data = bytearray(small_stream()[0])
+    data[13] |= 0x80  # the flags byte of the fixed header
+    with pytest.raises(BitstreamError, match="corrupt header: unknown flag bits 0x80"):
+        read_stream(bytes(data))
 
 
 def test_stream_empty_mask():
@@ -389,15 +398,15 @@ def _golden_input():
 
 
 def test_golden_stream_is_stable():
-    # The exact bytes are part of format version 2: if this fails, the entropy models changed
+    # The exact bytes are part of format version 3: if this fails, the entropy models changed
     # and FORMAT_VERSION must be bumped (old files would no longer decode). The CRC32 of the
     # body (without the trailing CRC: the CRC of a whole stream is a constant residue) and a
     # SHA-256 prefix pin every byte.
-    assert FORMAT_VERSION == 2
+    assert FORMAT_VERSION == 3
     header, mask, q = _golden_input()
     data = write_stream(header, mask, q)
     digest = hashlib.sha256(data).hexdigest()[:16]
-    assert (len(data), zlib.crc32(data[:-4]), digest) == (602, 83745873, "d44cd93cab16fc34")
+    assert (len(data), zlib.crc32(data[:-4]), digest) == (602, 1022478212, "1163b708f1d9a902")
     _, m2, q2 = read_stream(data)
     assert np.array_equal(m2, mask) and np.array_equal(q2, q)
 
@@ -414,12 +423,42 @@ def test_version_1_stream_is_refused():
         with pytest.raises(BitstreamError) as info:
             call(data)
         msg = str(info.value)
-        assert msg == "unsupported format version 1 (this sparsecodec reads version 2)"
+        assert msg == "unsupported format version 1 (this sparsecodec reads version 3)"
+
+
+V2_STREAM = Path(__file__).parent / "data" / "v2_stream.bin"
+
+
+def test_version_2_stream_is_refused():
+    # tests/data/v2_stream.bin: a real version-2 stream (32x24 crop of cameraman, Belhachmi
+    # mask at 10 %, written by sparsecodec before the quadtree mask code of version 3)
+    data = V2_STREAM.read_bytes()
+    assert data[:5] == b"SPCD\x02" and len(data) == 112
+    for call in (read_stream, part_sizes, parse_header):
+        with pytest.raises(BitstreamError) as info:
+            call(data)
+        assert str(info.value) == "unsupported format version 2 (this sparsecodec reads version 3)"
 
 
 # ----------------------------------------------------------------------------- fuzzing
 
-_FUZZ_STREAMS = [small_stream(1, seed=1)[0], small_stream(3, seed=2, shape=(12, 7))[0]]
+
+def _quadtree_stream() -> bytes:
+    """A stream whose mask is a quadtree corner mask (quadtree split-flag mask payload)."""
+    from sparsecodec.masks.quadtree import corner_mask, root_blocks, split_blocks
+
+    blocks = root_blocks(19, 23, 8)
+    kids, _ = split_blocks(blocks[::2], 19, 23)
+    mask = corner_mask(np.concatenate([blocks[1::2], kids]), 19, 23)
+    q = (np.arange(int(mask.sum())) * 5 % 32)[None]
+    return write_stream(Header(width=23, height=19, channels=1, levels=(32,)), mask, q)
+
+
+_FUZZ_STREAMS = [
+    small_stream(1, seed=1)[0],
+    small_stream(3, seed=2, shape=(12, 7))[0],
+    _quadtree_stream(),
+]
 
 
 def _decode_or_error(data: bytes) -> None:

@@ -256,3 +256,26 @@ def test_calibrated_gamma_lookup():
     assert learned.calibrated_gamma(meta, 0.08) == 1.0
     assert learned.calibrated_gamma(meta, 0.05, "dither") == 0.75
     assert learned.calibrated_gamma({}, 0.05) == 1.0
+
+
+def test_straight_through_step_uses_binary_masks_and_passes_gradients(monkeypatch):
+    # --binarise st: the teacher sees a 0/1 mask drawn from c, the gradient reaches the net
+    seen = []
+    forward = ExactDiffusion.forward
+
+    def spy(ctx, c, f):
+        seen.append(c.detach().clone())
+        return forward(ctx, c, f)
+
+    monkeypatch.setattr(ExactDiffusion, "forward", staticmethod(spy))
+    torch.manual_seed(0)
+    m = MaskNet(base=4, scales=3, layers=1)
+    before = [p.detach().clone() for p in m.parameters()]
+    opt = torch.optim.SGD(m.parameters(), lr=1e-3)
+    f = torch.from_numpy(_image(32, 32)[None, None] / 255).float()
+    g = torch.Generator().manual_seed(1)
+    rec = exact_step(m, opt, f, torch.tensor([0.1]), binarise="st", generator=g)
+    assert np.isfinite(rec["loss_m"]) and len(seen) == 1
+    b = seen[0]
+    assert set(torch.unique(b).tolist()) <= {0.0, 1.0} and 0 < b.mean().item() < 0.3
+    assert any(not torch.equal(p0, p) for p0, p in zip(before, m.parameters(), strict=True))

@@ -1,5 +1,8 @@
 """The sparsecodec container: header, mask payload, values payload, CRC32.
 
+The mask payload is the quadtree split-flag code when the mask is a quadtree corner mask
+(header flag ``FLAG_QUADTREE``), else the context-mixing mask coder.
+
 ``write_stream(header, mask, q)`` -> bytes and ``read_stream(data)`` -> (header, mask, q).
 Every problem with the input bytes raises :class:`BitstreamError`; decoding work and memory are
 bounded by the validated header (at most 2**26 pixels).
@@ -13,8 +16,9 @@ import zlib
 import numpy as np
 
 from ..errors import BitstreamError, OptionError
-from .header import CRC_SIZE, Header, parse_header
+from .header import CRC_SIZE, FLAG_QUADTREE, Header, parse_header
 from .mask_coder import decode_mask, encode_mask
+from .quadtree_coder import decode_quadtree, encode_quadtree
 from .value_coder import decode_values, encode_values
 
 
@@ -28,10 +32,15 @@ def write_stream(header: Header, mask: np.ndarray, q: np.ndarray) -> bytes:
     q = np.asarray(q)
     if q.ndim != 2 or q.shape[0] != header.channels:
         raise OptionError(f"values must have shape ({header.channels}, N), got {q.shape}")
-    mask_payload = encode_mask(m)
+    # quadtree corner masks get their split-flag code, every other mask the context coder
+    mask_payload = encode_quadtree(m)
+    flags = header.flags | FLAG_QUADTREE if mask_payload is not None else header.flags
+    if mask_payload is None:
+        flags = header.flags & ~FLAG_QUADTREE
+        mask_payload = encode_mask(m)
     values_payload = encode_values(q, header.levels, m)
     header = dataclasses.replace(
-        header, mask_bytes=len(mask_payload), values_bytes=len(values_payload)
+        header, flags=flags, mask_bytes=len(mask_payload), values_bytes=len(values_payload)
     )
     body = header.to_bytes() + mask_payload + values_payload
     return body + zlib.crc32(body).to_bytes(CRC_SIZE, "little")
@@ -58,7 +67,10 @@ def _split(data: bytes) -> tuple[Header, bytes, bytes]:
 def read_stream(data: bytes) -> tuple[Header, np.ndarray, np.ndarray]:
     """Parse and decode a stream: (header, bool mask (H, W), int64 values (C, N))."""
     header, mask_payload, values_payload = _split(data)
-    mask = decode_mask(mask_payload, header.height, header.width)
+    if header.flags & FLAG_QUADTREE:
+        mask = decode_quadtree(mask_payload, header.height, header.width)
+    else:
+        mask = decode_mask(mask_payload, header.height, header.width)
     try:
         q = decode_values(values_payload, header.levels, mask, header.channels)
     except OptionError as exc:  # cannot happen for a valid header; keep the error contract

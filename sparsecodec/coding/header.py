@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..errors import BitstreamError, OptionError
 
 MAGIC = b"SPCD"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MAX_SIDE = 16384
 MAX_PIXELS = 2**26
 _FIXED = struct.Struct("<4sBHHBBBBBIII")
@@ -25,6 +25,9 @@ FIXED_SIZE = _FIXED.size
 CRC_SIZE = 4
 #: flag bits
 FLAG_TONAL = 1
+#: the mask payload is a quadtree split-flag code (``quadtree_coder``), not the context coder
+FLAG_QUADTREE = 2
+KNOWN_FLAGS = FLAG_TONAL | FLAG_QUADTREE
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ def _problem(h: Header) -> str | None:
     for name in ("colour", "mask_strategy", "decoder", "flags"):
         if not 0 <= getattr(h, name) <= 255:
             return f"{name} must fit in one byte, got {getattr(h, name)}"
+    if h.flags & ~KNOWN_FLAGS & 0xFF:
+        return f"unknown flag bits {h.flags & ~KNOWN_FLAGS:#04x}"
     for name in ("seed", "mask_bytes", "values_bytes"):
         if not 0 <= getattr(h, name) < 2**32:
             return f"{name} must fit in 32 bits, got {getattr(h, name)}"

@@ -93,3 +93,10 @@ register(
     "probabilistic sparsification + nonlocal pixel exchange (Mainberger et al. 2011)",
     slow=True,
 )
+register(
+    "quadtree",
+    7,
+    ".quadtree",
+    "quadtree_mask",
+    "corner points of an adaptive quadtree split by inpainting error (cheap to code)",
+)

@@ -130,10 +130,20 @@ def exact_step(
     eps: float = 1e-4,
     loss_scale: float = 255.0,
     reduce: Any = None,
+    binarise: str = "soft",
+    generator: torch.Generator | None = None,
 ) -> dict[str, float]:
-    """Mask-network update with the exact inpainting u (``ExactDiffusion``) instead of I(f, c)."""
+    """Mask-network update with the exact inpainting u (``ExactDiffusion``) instead of I(f, c).
+
+    ``binarise="st"`` (our addition): u is computed from a binary mask b ~ Bernoulli(c) (the
+    coin flips of the encoder) and the gradient w.r.t. b is passed straight through to c, so
+    the network is trained for the binarisation it is used with, not for a soft mask."""
     c = mask_net(f, d)
-    u = ExactDiffusion.apply(c, f)
+    if binarise == "st":
+        b = (torch.rand(c.shape, generator=generator).to(c.device) < c).to(c.dtype)
+        u = ExactDiffusion.apply(b + (c - c.detach()), f)  # exactly b forward, dc backward
+    else:
+        u = ExactDiffusion.apply(c, f)
     mse = ((u - f) ** 2).mean() * loss_scale**2
     reg = variance_regulariser(c, eps)
     loss_m = mse + alpha * reg
@@ -301,6 +311,8 @@ class Trainer:
                 eps=a.eps,
                 loss_scale=a.loss_scale,
                 reduce=self._allreduce,
+                binarise=a.binarise,
+                generator=self.gen,
             )
         warm = self.step < a.warmup
         if warm:  # surrogate only, on random masks
@@ -404,6 +416,14 @@ class Trainer:
             self.load(self.out / "last.pt")
             if self.rank == 0:
                 print(f"resumed at step {self.step} ({self.elapsed / 60:.1f} min)", flush=True)
+        elif a.init:
+            from safetensors.torch import load_file
+
+            self.M.load_state_dict(load_file(a.init))
+            if self.rank == 0:
+                print(f"initialised the mask net from {a.init}", flush=True)
+            if self.val is not None:
+                self._validate_and_keep()
         if self.rank == 0:
             n = count_parameters(self.M)
             extra = f", surrogate {count_parameters(self.I)}" if a.teacher == "surrogate" else ""
@@ -652,6 +672,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="surrogate: joint training with the inpainting U-Net (paper); exact: sparse LU "
         "solve with adjoint gradient",
     )
+    p.add_argument(
+        "--binarise",
+        choices=("soft", "st"),
+        default="soft",
+        help="exact teacher: soft mask c (paper) or coin flips b ~ Bernoulli(c) with a "
+        "straight-through gradient",
+    )
+    p.add_argument("--init", default=None, help="initialise the mask net from safetensors PATH")
     p.add_argument("--warmup", type=int, default=300, help="surrogate-only steps")
     p.add_argument("--base", type=int, default=8)
     p.add_argument("--scales", type=int, default=5)

@@ -1,0 +1,166 @@
+"""Quadtree corner masks (sparsecodec.masks.quadtree) and their split-flag code."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sparsecodec
+from sparsecodec.coding import Header, read_stream, write_stream
+from sparsecodec.coding.header import FLAG_QUADTREE
+from sparsecodec.coding.quadtree_coder import decode_quadtree, encode_quadtree, tree_from_mask
+from sparsecodec.errors import BitstreamError
+from sparsecodec.masks.quadtree import (
+    block_errors,
+    corner_mask,
+    quadtree_mask,
+    root_blocks,
+    split_blocks,
+)
+
+
+def random_tree_mask(h: int, w: int, log2_root: int, p: float, seed: int) -> np.ndarray:
+    """Corner mask of a random quadtree (each square of side >= 2 split with probability p)."""
+    rng = np.random.default_rng(seed)
+    blocks, leaves = root_blocks(h, w, 1 << log2_root), []
+    while len(blocks):
+        split = (blocks[:, 2] >= 2) & (rng.random(len(blocks)) < p)
+        leaves.append(blocks[~split])
+        blocks, _ = split_blocks(blocks[split], h, w)
+    return corner_mask(np.concatenate(leaves), h, w)
+
+
+def smooth_image(h: int, w: int) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    return 128 + 60 * np.sin(x / 5.0) * np.cos(y / 7.0) + 50 * ((x - w / 2) ** 2 < (w / 5) ** 2)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    log2_root=st.integers(1, 6),
+    p=st.floats(0, 1),
+    seed=st.integers(0, 2**16),
+)
+def test_split_flag_code_round_trips_every_tree(h, w, log2_root, p, seed):
+    mask = random_tree_mask(h, w, log2_root, p, seed)
+    data = encode_quadtree(mask)
+    assert data is not None
+    assert np.array_equal(decode_quadtree(data, h, w), mask)
+
+
+def test_tree_is_recovered_from_the_mask():
+    mask = random_tree_mask(37, 29, 4, 0.6, 3)
+    levels = tree_from_mask(mask, 4)
+    assert levels is not None
+    # rebuilding the leaves from the recovered flags gives the same mask
+    blocks, leaves = root_blocks(37, 29, 16), []
+    for flags in levels:
+        leaves.append(blocks[~flags])
+        blocks, _ = split_blocks(blocks[flags], 37, 29)
+    leaves.append(blocks)
+    assert np.array_equal(corner_mask(np.concatenate(leaves), 37, 29), mask)
+
+
+def test_unstructured_masks_are_not_quadtrees():
+    rng = np.random.default_rng(0)
+    mask = rng.random((48, 64)) < 0.1
+    assert encode_quadtree(mask) is None
+    mask = random_tree_mask(48, 64, 4, 0.5, 1)
+    mask[20, 21] = ~mask[20, 21]  # one extra or missing point breaks the structure
+    assert tree_from_mask(mask, 4) is None
+
+
+def test_corner_mask_and_block_errors_known_values():
+    blocks = np.array([[0, 0, 4], [0, 4, 4]])
+    m = corner_mask(blocks, 5, 7)  # the second square is clipped at column 6
+    assert sorted(zip(*np.nonzero(m), strict=True)) == [
+        (0, 0), (0, 4), (0, 6), (4, 0), (4, 4), (4, 6),
+    ]  # fmt: skip
+    err = np.arange(35, dtype=float).reshape(5, 7)
+    np.testing.assert_allclose(block_errors(err, blocks), [err[:5, :5].sum(), err[:5, 4:7].sum()])
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2), (5, 3), (33, 17), (64, 80)])
+@pytest.mark.parametrize("density", [0.01, 0.05, 0.3, 1.0])
+def test_quadtree_mask_density_structure_and_determinism(shape, density):
+    img = smooth_image(*shape)
+    m = quadtree_mask(img, density)
+    target = max(1, round(density * img.size))
+    # at least the target; the last round (or the four corners of a tiny image) adds at most
+    # a few points more
+    assert target <= m.sum() <= max(1.6 * target, target + 5, 4)
+    if density == 1.0:
+        assert m.all()
+    assert np.array_equal(m, quadtree_mask(img, density))
+    data = encode_quadtree(m)
+    assert data is not None and np.array_equal(decode_quadtree(data, *shape), m)
+
+
+def test_quadtree_mask_follows_the_error():
+    # a flat image with one textured corner: the points concentrate in that corner
+    img = np.full((64, 64), 100.0)
+    img[:24, :24] += (
+        80 * np.sin(np.arange(24) / 2.0)[None, :] * np.cos(np.arange(24) / 3.0)[:, None]
+    )
+    m = quadtree_mask(img, 0.08)
+    assert m[:32, :32].sum() > 3 * m[32:, 32:].sum()
+
+
+def test_quadtree_mask_density_close_to_target_on_a_photo_sized_image():
+    img = smooth_image(96, 144)
+    for d in (0.02, 0.05, 0.1):
+        assert abs(quadtree_mask(img, d).mean() - d) < 0.25 * d
+
+
+def test_bitstream_uses_the_split_flag_code():
+    mask = random_tree_mask(30, 41, 3, 0.4, 7)
+    q = (np.arange(int(mask.sum())) % 16)[None]
+    data = write_stream(Header(width=41, height=30, channels=1, levels=(16,)), mask, q)
+    h, m2, q2 = read_stream(data)
+    assert h.flags & FLAG_QUADTREE and np.array_equal(m2, mask) and np.array_equal(q2, q)
+    # an unstructured mask of the same size uses the context coder
+    other = mask.copy()
+    other[1, 1] = True
+    data2 = write_stream(Header(width=41, height=30, channels=1, levels=(16,)), other,
+                         (np.arange(int(other.sum())) % 16)[None])  # fmt: skip
+    assert not read_stream(data2)[0].flags & FLAG_QUADTREE
+
+
+def test_golden_quadtree_payload_is_stable():
+    # pins the split-flag code of format version 3 (bump FORMAT_VERSION if this changes)
+    data = encode_quadtree(random_tree_mask(40, 56, 4, 0.55, 11))
+    assert (len(data), hashlib.sha256(data).hexdigest()[:16]) == GOLDEN
+
+
+GOLDEN = (46, "1a7085f40af5b2fa")
+
+
+@pytest.mark.parametrize("cut", [0, 1, 2, 5])
+def test_truncated_or_corrupt_split_flags_raise_the_codec_error(cut):
+    data = encode_quadtree(random_tree_mask(40, 56, 4, 0.55, 11))
+    try:
+        m = decode_quadtree(data[:cut], 40, 56)
+    except BitstreamError:
+        return
+    assert m.shape == (40, 56)  # a shorter range-coder tail may still decode to some tree
+    with pytest.raises(BitstreamError):
+        decode_quadtree(bytes([0, 0]), 40, 56)
+    with pytest.raises(BitstreamError):
+        decode_quadtree(bytes([4, 9]), 40, 56)
+
+
+def test_codec_round_trip_with_quadtree_masks():
+    img = np.clip(smooth_image(48, 72), 0, 255).astype(np.uint8)
+    res = sparsecodec.encode_image(img, 0.06, "quadtree", levels=32, tonal=True)
+    out = sparsecodec.decode(res.data)
+    assert read_stream(res.data)[0].flags & FLAG_QUADTREE
+    assert sparsecodec.metrics.psnr(img, out) == pytest.approx(res.stats["psnr"], abs=1e-9)
+    rgb = np.stack([img, 255 - img, img // 2], axis=2)
+    res = sparsecodec.encode_image(rgb, 0.06, "quadtree", levels=32, tonal=False)
+    assert sparsecodec.decode(res.data).shape == rgb.shape

@@ -10,7 +10,9 @@ For every image of ``--data`` (default ../shared/data/kodak), as grey (luma) and
   skipped with a note). Each is run over a grid of densities x quantisation levels; per image the
   RD curve is the Pareto front of the grid's points (best quality at each rate). The
   ``+tonal`` configurations use ``--tonal-levels`` (default 32 only: tonal optimisation takes
-  seconds per Kodak image) and every ``--tonal-every``-th density (default 2). Without
+  seconds per Kodak image) and every ``--tonal-every``-th density (default 2). Quadtree masks
+  use their own grid (:data:`MASK_GRIDS`: higher densities, 8-32 levels) unless ``--densities``
+  or ``--levels`` is given. Without
   ``--configs``, the full run leaves out ``random+tonal/diffusion``, ``random/wgan``,
   ``belhachmi/wgan`` and ``--quick`` keeps only plain diffusion for every mask plus
   ``belhachmi+tonal`` and ``wgan/wgan``
@@ -65,13 +67,26 @@ QUICK_DENSITIES = (0.002, 0.005, 0.012, 0.03, 0.08)
 QUICK_LEVELS = (32, 64)
 QUICK_IMAGES = 4
 #: --quick without --configs: every mask strategy with plain diffusion, plus these
-QUICK_EXTRA = ("belhachmi+tonal/diffusion", "wgan/wgan")
+QUICK_EXTRA = ("belhachmi+tonal/diffusion", "quadtree+tonal/diffusion", "wgan/wgan")
 #: sparsecodec anchor of the BD figures between configurations (and of the choice of defaults)
 ANCHOR = "belhachmi/diffusion"
 #: left out of the full run unless --configs selects them (time budget: full run <= 2 h)
 FULL_EXCLUDE = ("random+tonal/diffusion", "random/wgan", "belhachmi/wgan")
 #: tonal optimisation costs ~5-20 s per Kodak encode: one quantisation level only
 TONAL_LEVELS = (32,)
+#: per-mask grids replacing the global ones: (densities, levels, tonal levels, quick densities,
+#: quick levels). Quadtree masks cost well under a bit per point, so their front lies at
+#: higher densities with coarser quantisation (tonal optimisation makes 8-12 levels usable);
+#: every density of the grid is used for ``+tonal``
+MASK_GRIDS = {
+    "quadtree": (
+        (0.01, 0.02, 0.035, 0.06, 0.1, 0.16),
+        (8, 12, 16, 32),
+        (8, 12, 16),
+        (0.01, 0.02, 0.035, 0.06, 0.1, 0.16),
+        (8, 16),
+    ),
+}
 #: stochastic spatial optimisation: minutes per Kodak image, only with --slow
 SLOW = ("ps", "nlpe")
 #: encode-time limit for the default configuration (issue 8, item 4)
@@ -478,9 +493,12 @@ def build_tasks(
     slow_images: int | None = None,
     tonal_levels: tuple = TONAL_LEVELS,
     tonal_every: int = 2,
+    use_mask_grids: bool = True,
 ) -> list[dict]:
     """One task per (image, kind, sparsecodec configuration, density) and per (image, kind,
-    standard codec). Slow strategies run on the first ``slow_images`` images only."""
+    standard codec). Slow strategies run on the first ``slow_images`` images only; masks in
+    :data:`MASK_GRIDS` use their own grids unless ``use_mask_grids`` is False (explicit
+    ``--densities`` / ``--levels``)."""
     from sparsecodec import masks
 
     def is_slow(c: str) -> bool:
@@ -493,8 +511,15 @@ def build_tasks(
             for c in sc:
                 if slow_images is not None and i >= slow_images and is_slow(c):
                     continue
+                dens, lvs, tlvs, every = densities, levels, tonal_levels, tonal_every
+                grid = MASK_GRIDS.get(parse_config(c)[0])
+                if grid is not None and use_mask_grids:
+                    dens = grid[3] if quick else grid[0]
+                    lvs = grid[4] if quick else grid[1]
+                    tlvs, every = grid[2], 1
                 # tonal optimisation is slow: every ``tonal_every``-th density, the top kept
-                dens = densities[::-tonal_every][::-1] if "+tonal" in c else densities
+                if "+tonal" in c:
+                    dens = dens[::-every][::-1]
                 for d in dens:
                     tasks.append(
                         {
@@ -503,7 +528,7 @@ def build_tasks(
                             "kind": kind,
                             "config": c,
                             "density": d,
-                            "levels": list(tonal_levels if "+tonal" in c else levels),
+                            "levels": list(tlvs if "+tonal" in c else lvs),
                         }
                     )
             for c in std:
@@ -1042,6 +1067,7 @@ def main(argv: list[str] | None = None) -> int:
         args.slow_images,
         tonal_levels,
         args.tonal_every,
+        use_mask_grids=not (args.densities or args.levels),
     )
     t0 = time.perf_counter()
     raw, errors = run_tasks(

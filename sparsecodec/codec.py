@@ -21,13 +21,13 @@ from .io import check_image
 DECODERS = {"diffusion": 0, "wgan": 1}
 COLOUR_SPACES = {"rgb": 0, "ycbcr": 1}
 #: defaults of ``sparsecodec encode`` and :func:`encode`, chosen from the rate-distortion
-#: benchmark (benchmarks/results/rd.md, issue 8): the learned mask with tonal optimisation and
-#: 32 quantisation levels has the best BD-rate among the configurations that encode a Kodak
-#: image in <= 10 s on the 2-core development machine; the density is an operating point
-#: (about 0.35-0.55 bpp on Kodak at 5 %)
-DEFAULT_DENSITY = 0.05
-DEFAULT_MASK = "learned"
-DEFAULT_LEVELS = 32
+#: benchmark (benchmarks/results/rd.md, issue 8): quadtree masks with tonal optimisation have
+#: the best BD-rate among the configurations that encode a Kodak image in <= 10 s on the
+#: 2-core development machine; density 6 % with 12 levels is the operating point of its
+#: Pareto fronts near 0.2 bpp on Kodak
+DEFAULT_DENSITY = 0.06
+DEFAULT_MASK = "quadtree"
+DEFAULT_LEVELS = 12
 DEFAULT_TONAL = True
 #: solver settings of the decoder; part of the format (the encoder predicts with the same)
 DECODE_SOLVER = "multigrid"

@@ -15,9 +15,11 @@ import numpy as np
 from .codec import DEFAULT_MASK, DEFAULT_TONAL, EncodeResult, encode_image
 from .errors import OptionError
 
-#: quantisation levels tried by rate control (levels 32 and 64 make nearly all of the Pareto
-#: fronts in benchmarks/results/rd.md, 16 the lowest rates)
-LEVELS_GRID = (16, 32, 64)
+#: quantisation levels tried by rate control: with tonal optimisation and quadtree masks the
+#: Pareto fronts of benchmarks/results/rd.md use 8-16 levels, without it 16-64
+LEVELS_GRID = (8, 12, 16, 32, 64)
+#: with tonal optimisation only these are re-encoded with it (64 never wins there)
+TONAL_LEVELS_MAX = 32
 MIN_DENSITY = 1e-4
 
 
@@ -62,10 +64,14 @@ class _Encoder:
     def __init__(self, image: np.ndarray, mask: str, options: dict) -> None:
         self.image, self.mask, self.options = image, mask, options
         self.masks: dict[float, np.ndarray] = {}
+        self.done: dict[tuple, EncodeResult] = {}
 
     def __call__(
         self, d: float, levels: int, reconstruct: bool = True, tonal: bool | None = None
     ) -> EncodeResult:
+        key = (d, levels, tonal)
+        if key in self.done and (self.done[key].stats.get("psnr") is not None or not reconstruct):
+            return self.done[key]
         opts = dict(self.options)
         if tonal is not None:
             opts["tonal"] = tonal
@@ -73,6 +79,7 @@ class _Encoder:
             opts["mask_array"] = self.masks[d]
         r = encode_image(self.image, d, self.mask, levels=levels, reconstruct=reconstruct, **opts)
         self.masks.setdefault(d, r.mask)
+        self.done[key] = r
         return r
 
 
@@ -124,21 +131,26 @@ def encode_to_rate(
         if best is None or res.stats["psnr"] > best.stats["psnr"]:
             best = res
     if best is not None and tonal:
-        # tonal optimisation for the two best quantisations (by their PSNR without it)
-        ranked = sorted(found, key=lambda t: -enc(t[1], t[0], tonal=False).stats["psnr"])[:2]
+        # tonal optimisation changes the ranking (it makes coarse quantisation usable): every
+        # candidate up to TONAL_LEVELS_MAX levels is re-encoded with it at its density, then
+        # the density of the best one is corrected by a few secant steps with tonal on
+        cands = [(L, d) for L, d in found if L <= TONAL_LEVELS_MAX] or found
+        scored = [(enc(d, L, tonal=True), L, d) for L, d in cands]
+        _, L, d = max(scored, key=lambda t: t[0].stats["psnr"])
         best_t: EncodeResult | None = None
-        for L, d in ranked:
 
-            def rate_t(dd, L=L):
-                r = enc(dd, L, tonal=True)
-                return r.stats["bpp"], r
+        def rate_t(dd, L=L):
+            r = enc(dd, L, tonal=True)
+            return r.stats["bpp"], r
 
-            seen = _bracket_search(rate_t, bpp, lo, 1.0, d, rel_tol, 4)
-            for _, v, r in seen:
-                if abs(v - bpp) <= rel_tol * bpp and (
-                    best_t is None or r.stats["psnr"] > best_t.stats["psnr"]
-                ):
-                    best_t = r
+        seen = _bracket_search(rate_t, bpp, lo, 1.0, d, rel_tol, 5)
+        for r, _, _ in scored:
+            seen.append((0.0, r.stats["bpp"], r))
+        for _, v, r in seen:
+            if abs(v - bpp) <= rel_tol * bpp and (
+                best_t is None or r.stats["psnr"] > best_t.stats["psnr"]
+            ):
+                best_t = r
         best = best_t or best
     if best is None:
         got = closest.stats["bpp"] if closest is not None else float("nan")

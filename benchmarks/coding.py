@@ -36,6 +36,7 @@ from sparsecodec.coding import (  # noqa: E402
     encode_values,
     quantise,
 )
+from sparsecodec.coding.quadtree_coder import decode_quadtree, encode_quadtree  # noqa: E402
 from sparsecodec.colour import rgb_to_ycbcr  # noqa: E402
 
 DENSITIES = (0.02, 0.05, 0.10)
@@ -129,14 +130,16 @@ V1_BITS = {
 }  # fmt: skip
 
 
-def mask_row(kind, d, masks, tmp):
-    """Statistics of one (mask kind, density) over a list of masks."""
+def mask_row(kind, d, masks, tmp, coder=(encode_mask, decode_mask)):
+    """Statistics of one (mask kind, density) over a list of masks (``coder``: the encode and
+    decode functions; the bitstream uses the quadtree split-flag code for quadtree masks)."""
     bits = floor = jq = jd = 0.0
     points = 0
     enc_t, dec_t = [], []
+    encode, decode = coder
     for m in masks:
-        data, te = timed(encode_mask, m)
-        out, td = timed(decode_mask, data, *m.shape)
+        data, te = timed(encode, m)
+        out, td = timed(decode, data, *m.shape)
         assert np.array_equal(out, m), "mask round trip failed"
         enc_t.append(te)
         dec_t.append(td)
@@ -203,6 +206,12 @@ def main() -> None:
         help="mask cache for the slow strategies ('' = none)",
     )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument(
+        "--kinds",
+        default=None,
+        help="comma-separated mask kinds to run (random, belhachmi, learned, wgan, quadtree,"
+        " ps+nlpe; default all)",
+    )
     args = ap.parse_args()  # fmt: skip
     if args.quick:  # a smoke run: does not overwrite the full results
         args.images = min(args.images, 4)
@@ -235,14 +244,25 @@ def main() -> None:
             kodak[name] = lambda i, d, name=name: cached(
                 cache, f"{name}_{d}_{files[i].stem}",
                 lambda: strategy_mask(name, lumas[i], rgbs[i], d))  # fmt: skip
+    kodak["quadtree"] = lambda i, d: strategy_mask("quadtree", lumas[i], rgbs[i], d)
+    kinds = set(args.kinds.split(",")) if args.kinds else None
+    if kinds is not None:
+        kodak = {k: v for k, v in kodak.items() if k in kinds}
+        if "ps+nlpe" not in kinds:
+            greys = []
     mask_rows = []
     vrows = []
     tmp = Path(tempfile.mkdtemp())
     for kind, make in kodak.items():
         for d in DENSITIES:
             masks = [make(i, d) for i in range(len(files))]
-            mask_rows.append(mask_row(kind, d, masks, tmp))
-            if kind in ("random", "belhachmi"):
+            label = kind
+            if kind == "quadtree":  # the bitstream's code for these masks, then the generic one
+                coder = (encode_quadtree, decode_quadtree)
+                mask_rows.append(mask_row("quadtree (split flags)", d, masks, tmp, coder))
+                label = "quadtree (context coder)"
+            mask_rows.append(mask_row(label, d, masks, tmp))
+            if kind in ("random", "belhachmi", "quadtree"):
                 vrows += value_rows(kind, d, masks, lumas, rgbs, ycbcrs)
     if greys:
         for d in DENSITIES:
@@ -254,10 +274,12 @@ def main() -> None:
 
     quick = " --quick" if args.quick else ""
     lines = [
-        "# Mask and value coding (sparsecodec.coding, format version 2)",
+        "# Mask and value coding (sparsecodec.coding, format version 3)",
         "",
         f"Command: `NUMBA_NUM_THREADS=1 python benchmarks/coding.py --data {args.data} --images"
-        f" {len(files)} --classic {classic_dir} --classic-images {len(classic)}{quick}`",
+        f" {len(files)} --classic {classic_dir} --classic-images {len(classic)}{quick}"
+        f"{' --kinds ' + args.kinds if args.kinds else ''}"
+        f"{' --out ' + str(args.out) if args.out != DEFAULT_OUT else ''}`",
         "",
         f"Data: {len(files)} Kodak images ({args.data.name}, 768x512 or 512x768), luma = 0.299 R"
         " + 0.587 G + 0.114 B; random masks: i.i.d. Bernoulli(d), seed = image index; Belhachmi:"

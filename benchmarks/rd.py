@@ -12,14 +12,15 @@ For every image of ``--data`` (default ../shared/data/kodak), as grey (luma) and
   ``+tonal`` configurations use ``--tonal-levels`` (default 32 only: tonal optimisation takes
   seconds per Kodak image) and every ``--tonal-every``-th density (default 2). Quadtree masks
   use their own grid (:data:`MASK_GRIDS`: higher densities, 8-32 levels) unless ``--densities``
-  or ``--levels`` is given. Without
-  ``--configs``, the full run leaves out ``random+tonal/diffusion``, ``random/wgan``,
-  ``belhachmi/wgan`` and ``--quick`` keeps only plain diffusion for every mask plus
-  ``belhachmi+tonal`` and ``wgan/wgan``
-  (time budgets: quick <= 10 min, full <= 2 h on 2 cores). The
-  slow stochastic strategies (``ps``, ``nlpe``: minutes per Kodak image) run only with
-  ``--slow`` and then on the first ``--slow-images`` images (default 4); their tables say on
-  how many images they ran, and their BD figures use those images only.
+  or ``--levels`` is given. Without ``--configs``, the full run leaves out
+  ``random+tonal/diffusion``, ``random/wgan``, ``belhachmi/wgan``, ``learned/wgan``,
+  ``wgan+tonal/diffusion``, ``quadtree/wgan`` (the WGAN decoder only with its own mask
+  generator) and ``--quick`` keeps only plain diffusion for every mask plus
+  ``belhachmi+tonal``, ``quadtree+tonal`` and ``wgan/wgan`` (time budgets: quick <= 10 min,
+  full <= 2 h on 2 cores). The slow stochastic strategies (``ps``, ``nlpe``: minutes per
+  Kodak image) run only with ``--slow`` and then on the first ``--slow-images`` images
+  (default 4); their tables say on how many images they ran, and their BD figures use those
+  images only.
 * JPEG (Pillow, ``optimize=True``, 4:2:0), JPEG 2000 (Pillow/OpenJPEG, 9/7 wavelet
   ``irreversible=True``, ``mct=1`` for colour, ``quality_mode="rates"`` sweep), WebP
   (``method=6``) and AVIF (Pillow, ``speed=--avif-speed``) over a quality sweep.
@@ -71,7 +72,14 @@ QUICK_EXTRA = ("belhachmi+tonal/diffusion", "quadtree+tonal/diffusion", "wgan/wg
 #: sparsecodec anchor of the BD figures between configurations (and of the choice of defaults)
 ANCHOR = "belhachmi/diffusion"
 #: left out of the full run unless --configs selects them (time budget: full run <= 2 h)
-FULL_EXCLUDE = ("random+tonal/diffusion", "random/wgan", "belhachmi/wgan")
+FULL_EXCLUDE = (
+    "random+tonal/diffusion",
+    "random/wgan",
+    "belhachmi/wgan",
+    "learned/wgan",
+    "wgan+tonal/diffusion",
+    "quadtree/wgan",
+)
 #: tonal optimisation costs ~5-20 s per Kodak encode: one quantisation level only
 TONAL_LEVELS = (32,)
 #: per-mask grids replacing the global ones: (densities, levels, tonal levels, quick densities,

@@ -286,6 +286,7 @@ def decode(data: bytes) -> np.ndarray:
 def describe(data: bytes) -> dict:
     """Header fields, part sizes, bits per pixel and per mask point of a bitstream."""
     from .coding import part_sizes, read_stream
+    from .coding.header import FLAG_QUADTREE
 
     header, m, _ = read_stream(bytes(data))
     strategy = masks.by_id(header.mask_strategy)
@@ -304,6 +305,9 @@ def describe(data: bytes) -> dict:
         "levels": list(header.levels),
         "seed": header.seed,
         "tonal": bool(header.flags & 1),
+        "mask_code": "quadtree split flags"
+        if header.flags & FLAG_QUADTREE
+        else "context-mixing coder",
         "mask_points": n,
         "density": n / (header.width * header.height),
         "bytes_header": sizes["header"],

@@ -164,3 +164,14 @@ def test_codec_round_trip_with_quadtree_masks():
     rgb = np.stack([img, 255 - img, img // 2], axis=2)
     res = sparsecodec.encode_image(rgb, 0.06, "quadtree", levels=32, tonal=False)
     assert sparsecodec.decode(res.data).shape == rgb.shape
+
+
+def test_info_names_the_mask_code():
+    from sparsecodec.codec import describe
+
+    img = np.clip(smooth_image(40, 48), 0, 255).astype(np.uint8)
+    qt = sparsecodec.encode(img, density=0.05, mask="quadtree", tonal=False)
+    bel = sparsecodec.encode(img, density=0.05, mask="belhachmi", tonal=False)
+    assert describe(qt)["mask_code"] == "quadtree split flags"
+    assert describe(bel)["mask_code"] == "context-mixing coder"
+    assert describe(qt)["bits_per_mask_point"] < describe(bel)["bits_per_mask_point"]

@@ -26,6 +26,9 @@ from ._stream import bytes_to_words, words_to_bytes
 
 MAX_LOG2_ROOT = 15
 NUM_CTX = 4
+#: the encoder codes the mask with the smallest root sides whose trees reproduce it (at most
+#: this many; larger ones only add levels of split flags) and keeps the shortest
+SEARCH_ROOTS = 3
 
 
 def _interior_or_border_points(S: np.ndarray, blocks: np.ndarray, H: int, W: int) -> np.ndarray:
@@ -104,18 +107,23 @@ def _model():
 
 
 def encode_quadtree(mask: np.ndarray) -> bytes | None:
-    """Payload of ``mask`` as a quadtree split-flag code (the shortest over the root sides
-    whose tree reproduces the mask), or None if ``mask`` is not a quadtree corner mask."""
+    """Payload of ``mask`` as a quadtree split-flag code (the shortest over the
+    :data:`SEARCH_ROOTS` smallest root sides whose tree reproduces the mask), or None if
+    ``mask`` is not a quadtree corner mask."""
     import constriction
 
     m = np.asarray(mask, dtype=bool)
     H, W = m.shape
     best = None
     top = min(MAX_LOG2_ROOT, max(1, int(np.ceil(np.log2(max(H, W, 2))))))
-    for lr in range(1, top + 1):
+    tried = 0
+    for lr in range(1, top + 1):  # the smallest root that fits is the tree's own
+        if tried == SEARCH_ROOTS:
+            break
         levels = tree_from_mask(m, lr)
-        if levels is None or len(levels) > 255:
+        if levels is None:
             continue
+        tried += 1
         head = bytearray([lr, len(levels)])
         enc = constriction.stream.queue.RangeEncoder()
         blocks, owner = root_blocks(H, W, 1 << lr), None

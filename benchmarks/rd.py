@@ -83,15 +83,16 @@ FULL_EXCLUDE = (
 #: tonal optimisation costs ~5-20 s per Kodak encode: one quantisation level only
 TONAL_LEVELS = (32,)
 #: per-mask grids replacing the global ones: (densities, levels, tonal levels, quick densities,
-#: quick levels). Quadtree masks cost well under a bit per point, so their front lies at
-#: higher densities with coarser quantisation (tonal optimisation makes 8-12 levels usable);
-#: every density of the grid is used for ``+tonal``
+#: quick levels, quick tonal levels). Quadtree masks cost well under a bit per point, so their
+#: front lies at higher densities with coarser quantisation (tonal optimisation makes 8-12
+#: levels usable); every density of the grid is used for ``+tonal``
 MASK_GRIDS = {
     "quadtree": (
         (0.01, 0.02, 0.035, 0.06, 0.1, 0.16),
         (8, 12, 16, 32),
         (8, 12, 16),
-        (0.01, 0.02, 0.035, 0.06, 0.1, 0.16),
+        (0.01, 0.02, 0.04, 0.08, 0.16),
+        (8, 16),
         (8, 16),
     ),
 }
@@ -524,7 +525,7 @@ def build_tasks(
                 if grid is not None and use_mask_grids:
                     dens = grid[3] if quick else grid[0]
                     lvs = grid[4] if quick else grid[1]
-                    tlvs, every = grid[2], 1
+                    tlvs, every = (grid[5] if quick else grid[2]), 1
                 # tonal optimisation is slow: every ``tonal_every``-th density, the top kept
                 if "+tonal" in c:
                     dens = dens[::-every][::-1]

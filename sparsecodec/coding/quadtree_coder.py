@@ -76,8 +76,8 @@ def tree_from_mask(mask: np.ndarray, log2_root: int) -> list[np.ndarray] | None:
     m = np.asarray(mask, dtype=bool)
     H, W = m.shape
     blocks = root_blocks(H, W, 1 << log2_root)
-    if not corner_mask(blocks, H, W)[m].size or (corner_mask(blocks, H, W) & ~m).any():
-        return None  # every corner of the initial tiling is a mask point
+    if not m.any() or (corner_mask(blocks, H, W) & ~m).any():
+        return None  # every corner of the initial tiling must be a mask point
     S = np.zeros((H + 1, W + 1), np.int64)
     S[1:, 1:] = m.cumsum(0).cumsum(1)
     leaves, levels = [], []

@@ -196,7 +196,7 @@ def test_inpaint_command_diffusion_and_errors(runner, tmp_path, small_colour):
 
 
 def test_old_format_version_refused(runner, tmp_path):
-    # a real format-version-2 stream (see tests/test_coding.py::test_version_2_stream_is_refused)
+    # a real format-version-2 stream (tests/test_coding.py::test_old_format_versions_are_refused)
     import shutil
     import subprocess
     import sys

@@ -411,33 +411,26 @@ def test_golden_stream_is_stable():
     assert np.array_equal(m2, mask) and np.array_equal(q2, q)
 
 
-V1_STREAM = Path(__file__).parent / "data" / "v1_stream.bin"
+OLD_STREAMS = {
+    # real streams of earlier format versions (32x24 crop of cameraman, Belhachmi mask at 10 %):
+    # version 1 was written before the format-2 mask coder, version 2 before the quadtree
+    # mask code of version 3
+    1: (Path(__file__).parent / "data" / "v1_stream.bin", 124),
+    2: (Path(__file__).parent / "data" / "v2_stream.bin", 112),
+}
 
 
-def test_version_1_stream_is_refused():
-    # tests/data/v1_stream.bin: a real version-1 stream (32x24 crop of cameraman, Belhachmi
-    # mask at 10 %, written by sparsecodec before the format-2 mask coder)
-    data = V1_STREAM.read_bytes()
-    assert data[:5] == b"SPCD\x01" and len(data) == 124
+@pytest.mark.parametrize("version", sorted(OLD_STREAMS))
+def test_old_format_versions_are_refused(version):
+    path, size = OLD_STREAMS[version]
+    data = path.read_bytes()
+    assert data[:5] == b"SPCD" + bytes([version]) and len(data) == size
     for call in (read_stream, part_sizes, parse_header):
         with pytest.raises(BitstreamError) as info:
             call(data)
-        msg = str(info.value)
-        assert msg == "unsupported format version 1 (this sparsecodec reads version 3)"
-
-
-V2_STREAM = Path(__file__).parent / "data" / "v2_stream.bin"
-
-
-def test_version_2_stream_is_refused():
-    # tests/data/v2_stream.bin: a real version-2 stream (32x24 crop of cameraman, Belhachmi
-    # mask at 10 %, written by sparsecodec before the quadtree mask code of version 3)
-    data = V2_STREAM.read_bytes()
-    assert data[:5] == b"SPCD\x02" and len(data) == 112
-    for call in (read_stream, part_sizes, parse_header):
-        with pytest.raises(BitstreamError) as info:
-            call(data)
-        assert str(info.value) == "unsupported format version 2 (this sparsecodec reads version 3)"
+        assert str(info.value) == (
+            f"unsupported format version {version} (this sparsecodec reads version 3)"
+        )
 
 
 # ----------------------------------------------------------------------------- fuzzing

@@ -144,6 +144,7 @@ def encode_image(
     strategy's mask.
     """
     from .coding import Header, quantise, write_stream
+    from .coding.header import FLAG_TONAL
 
     img = check_image(image)
     if img.dtype != np.uint8:
@@ -217,7 +218,7 @@ def encode_image(
         mask_strategy=strategy_id,
         decoder=DECODERS[decoder],
         seed=int(seed),
-        flags=int(bool(tonal)),
+        flags=FLAG_TONAL if tonal else 0,
     )
     data = write_stream(header, m, q)
     from .coding import part_sizes
@@ -286,7 +287,7 @@ def decode(data: bytes) -> np.ndarray:
 def describe(data: bytes) -> dict:
     """Header fields, part sizes, bits per pixel and per mask point of a bitstream."""
     from .coding import part_sizes, read_stream
-    from .coding.header import FLAG_QUADTREE
+    from .coding.header import FLAG_QUADTREE, FLAG_TONAL
 
     header, m, _ = read_stream(bytes(data))
     strategy = masks.by_id(header.mask_strategy)
@@ -304,7 +305,7 @@ def describe(data: bytes) -> dict:
         "decoder": decoder,
         "levels": list(header.levels),
         "seed": header.seed,
-        "tonal": bool(header.flags & 1),
+        "tonal": bool(header.flags & FLAG_TONAL),
         "mask_code": "quadtree split flags"
         if header.flags & FLAG_QUADTREE
         else "context-mixing coder",

@@ -34,10 +34,11 @@ def write_stream(header: Header, mask: np.ndarray, q: np.ndarray) -> bytes:
         raise OptionError(f"values must have shape ({header.channels}, N), got {q.shape}")
     # quadtree corner masks get their split-flag code, every other mask the context coder
     mask_payload = encode_quadtree(m)
-    flags = header.flags | FLAG_QUADTREE if mask_payload is not None else header.flags
+    flags = header.flags & ~FLAG_QUADTREE
     if mask_payload is None:
-        flags = header.flags & ~FLAG_QUADTREE
         mask_payload = encode_mask(m)
+    else:
+        flags |= FLAG_QUADTREE
     values_payload = encode_values(q, header.levels, m)
     header = dataclasses.replace(
         header, flags=flags, mask_bytes=len(mask_payload), values_bytes=len(values_payload)

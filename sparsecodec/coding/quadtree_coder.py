@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BitstreamError
-from ..masks.quadtree import corner_mask, root_blocks, split_blocks
+from ..masks.quadtree import corner_mask, rect_sums, root_blocks, split_blocks, summed_area
 from ._stream import bytes_to_words, words_to_bytes
 
 MAX_LOG2_ROOT = 15
@@ -40,10 +40,7 @@ def _interior_or_border_points(S: np.ndarray, blocks: np.ndarray, H: int, W: int
     x1 = np.minimum(x0 + s, W - 1)
 
     def count(ya, yb, xa, xb):  # points in rows ya..yb, columns xa..xb (empty if reversed)
-        ok = (yb >= ya) & (xb >= xa)
-        ya, yb, xa, xb = (np.where(ok, v, 0) for v in (ya, yb, xa, xb))
-        c = S[yb + 1, xb + 1] - S[ya, xb + 1] - S[yb + 1, xa] + S[ya, xa]
-        return np.where(ok, c, 0)
+        return rect_sums(S, ya, yb, xa, xb)
 
     n = count(y0 + 1, y1 - 1, x0 + 1, x1 - 1)
     top = (y0 == 0) | (y0 == H - 1)
@@ -78,8 +75,7 @@ def tree_from_mask(mask: np.ndarray, log2_root: int) -> list[np.ndarray] | None:
     blocks = root_blocks(H, W, 1 << log2_root)
     if not m.any() or (corner_mask(blocks, H, W) & ~m).any():
         return None  # every corner of the initial tiling must be a mask point
-    S = np.zeros((H + 1, W + 1), np.int64)
-    S[1:, 1:] = m.cumsum(0).cumsum(1)
+    S = summed_area(m)
     leaves, levels = [], []
     while len(blocks):
         split = (blocks[:, 2] >= 2) & (_interior_or_border_points(S, blocks, H, W) > 0)

@@ -73,15 +73,26 @@ def root_side(height: int, width: int, density: float) -> int:
     return 2 ** max(1, math.ceil(math.log2(max(spacing, 1.0))) + 1)
 
 
+def summed_area(a: np.ndarray) -> np.ndarray:
+    """Summed-area table ``S`` of ``a`` with a zero first row and column (``(H+1, W+1)``)."""
+    S = np.zeros((a.shape[0] + 1, a.shape[1] + 1), dtype=np.result_type(a.dtype, np.int64))
+    S[1:, 1:] = a.cumsum(0).cumsum(1)
+    return S
+
+
+def rect_sums(S: np.ndarray, ya, yb, xa, xb) -> np.ndarray:
+    """Sums over the rectangles rows ``ya..yb`` x columns ``xa..xb`` (inclusive, arrays) from
+    the summed-area table ``S``; empty (reversed) ranges sum to 0."""
+    ok = (yb >= ya) & (xb >= xa)
+    ya, yb, xa, xb = (np.where(ok, v, 0) for v in (ya, yb, xa, xb))
+    return np.where(ok, S[yb + 1, xb + 1] - S[ya, xb + 1] - S[yb + 1, xa] + S[ya, xa], 0)
+
+
 def block_errors(err: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-    """Sum of ``err`` over each square of ``blocks`` (corners included; summed-area table)."""
+    """Sum of ``err`` over each square of ``blocks`` (corners included, clipped to the image)."""
     H, W = err.shape
-    S = np.zeros((H + 1, W + 1))
-    S[1:, 1:] = err.cumsum(0).cumsum(1)
     y0, x0, s = blocks[:, 0], blocks[:, 1], blocks[:, 2]
-    y1 = np.minimum(y0 + s, H - 1) + 1
-    x1 = np.minimum(x0 + s, W - 1) + 1
-    return S[y1, x1] - S[y0, x1] - S[y1, x0] + S[y0, x0]
+    return rect_sums(summed_area(err), y0, np.minimum(y0 + s, H - 1), x0, np.minimum(x0 + s, W - 1))
 
 
 def quadtree_mask(

@@ -104,7 +104,13 @@ def cli() -> None:
     "--quant",
     type=click.IntRange(2, 256),
     default=None,
-    help="Number of quantisation levels of the stored values (default 32).",
+    help="Quantisation levels of grey/luma values (default 12; with --bpp/--psnr: chosen).",
+)
+@click.option(
+    "--chroma-quant",
+    type=click.IntRange(2, 256),
+    default=None,
+    help="Quantisation levels of the chroma values (YCbCr; default 1.5x --quant, or chosen).",
 )
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option(
@@ -157,6 +163,7 @@ def encode(
     bpp,
     target_psnr,
     quant,
+    chroma_quant,
     seed,
     colour,
     decoder,
@@ -194,6 +201,8 @@ def encode(
         progress=not quiet,
         mask_options=_mask_options(strategy, samples, device),
     )
+    if chroma_quant is not None:
+        opts["chroma_levels"] = chroma_quant
     t0 = time.perf_counter()
     if bpp is not None or target_psnr is not None:
         from .ratecontrol import LEVELS_GRID, encode_to_quality, encode_to_rate
@@ -235,7 +244,7 @@ def encode(
         )
         click.echo(
             f"  rate     {s['bpp']:.4f} bpp, {s['bits_per_mask_point']:.3f} bits per "
-            f"mask point, {len(s['levels'])}x{s['levels'][0]} levels"
+            f"mask point, levels {'/'.join(str(v) for v in s['levels'])}"
         )
         click.echo(
             f"  PSNR     {s['psnr']:.2f} dB (the decoded image), "

@@ -28,6 +28,11 @@ COLOUR_SPACES = {"rgb": 0, "ycbcr": 1}
 DEFAULT_DENSITY = 0.06
 DEFAULT_MASK = "quadtree"
 DEFAULT_LEVELS = 12
+#: chroma levels of YCbCr colour images = CHROMA_FACTOR x the luma levels: Cb and Cr fill a
+#: narrow band of [0, 255], so the uniform quantiser needs finer steps there, and the adaptive
+#: value coder pays little for the unused levels (benchmarks/results/chroma.md: BD-rate of the
+#: chroma factors against equal levels on Kodak); rate control chooses the factor per image
+CHROMA_FACTOR = 1.5
 DEFAULT_TONAL = True
 #: solver settings of the decoder; part of the format (the encoder predicts with the same)
 DECODE_SOLVER = "multigrid"
@@ -58,8 +63,32 @@ def _check_density(density: float) -> float:
     return d
 
 
-def _levels_for(levels, channels: int) -> tuple[int, ...]:
-    lv = (levels,) * channels if np.isscalar(levels) else tuple(levels)
+def channel_levels(
+    levels: int | tuple[int, ...],
+    channels: int,
+    colour: int = 0,
+    chroma_levels: int | None = None,
+) -> tuple[int, ...]:
+    """Quantisation levels per stored channel.
+
+    A tuple is taken as is. A number is the levels of grey and luma; the chroma channels of
+    YCbCr (``colour=1``) get ``chroma_levels``, by default ``CHROMA_FACTOR`` times as many
+    (at most 256); RGB channels all get ``levels``.
+    """
+    if np.isscalar(levels):
+        if not isinstance(levels, (int, np.integer)) or isinstance(levels, bool):
+            raise OptionError(f"quantisation levels must be an integer, got {levels!r}")
+        if channels == 3 and colour == COLOUR_SPACES["ycbcr"]:
+            cl = chroma_levels
+            if cl is None:
+                cl = min(256, int(round(CHROMA_FACTOR * int(levels))))
+            lv = (levels, cl, cl)
+        else:
+            lv = (levels,) * channels
+    else:
+        if chroma_levels is not None:
+            raise OptionError("give chroma_levels only with a single number of levels")
+        lv = tuple(levels)
     if len(lv) != channels:
         raise OptionError(f"need {channels} quantisation levels, got {len(lv)}")
     for v in lv:
@@ -120,6 +149,7 @@ def encode_image(
     mask: str | np.ndarray = DEFAULT_MASK,
     *,
     levels: int | tuple[int, ...] = DEFAULT_LEVELS,
+    chroma_levels: int | None = None,
     seed: int = 0,
     colour: str = "ycbcr",
     decoder: str = "diffusion",
@@ -133,7 +163,9 @@ def encode_image(
     """Encode ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``) and return the full result.
 
     ``mask`` is a strategy name from :mod:`sparsecodec.masks` or a precomputed bool mask.
-    ``levels`` is the number of quantisation levels (per channel or one for all).
+    ``levels`` is the number of quantisation levels: per channel (a tuple), or one number for
+    grey and luma, with ``chroma_levels`` (default ``CHROMA_FACTOR * levels``) for the chroma
+    channels of YCbCr colour (see :func:`channel_levels`).
     ``tonal`` optimises the stored values for the diffusion decoder (quantisation-aware).
     ``nlpe_cycles > 0`` refines the mask of any strategy by nonlocal pixel exchange (for
     ``mask="nlpe"`` it sets the strategy's own number of cycles). ``mask_options`` are passed
@@ -159,7 +191,7 @@ def encode_image(
     H, W = img.shape[:2]
     C = 1 if img.ndim == 2 else 3
     cs = COLOUR_SPACES[colour] if C == 3 else 0
-    lv = _levels_for(levels, C)
+    lv = channel_levels(levels, C, cs, chroma_levels)
 
     y = luma(img)
     if isinstance(mask, str):

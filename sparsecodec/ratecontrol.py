@@ -1,6 +1,8 @@
 """Rate control: choose density and quantisation for a target rate (bpp) or quality (PSNR).
 
-For every candidate number of quantisation levels the density is found by a safeguarded secant
+For every candidate quantisation (number of levels; for YCbCr colour also the chroma levels,
+as factors of the luma levels, so the per-channel quantisation is chosen per image by its
+rate-distortion result) the density is found by a safeguarded secant
 search on ``log(bpp)`` against ``log(density)`` (the rate grows monotonically with the number of
 stored points); among the candidates that land within the tolerance the one with the highest
 PSNR wins (``--bpp``), or the smallest file that reaches the target PSNR (``--psnr``).
@@ -20,7 +22,34 @@ from .errors import OptionError
 LEVELS_GRID = (8, 12, 16, 32, 64)
 #: with tonal optimisation only these are re-encoded with it (64 never wins there)
 TONAL_LEVELS_MAX = 32
+#: colour (YCbCr): chroma levels tried per luma level, as factors of it (see codec.CHROMA_FACTOR)
+CHROMA_FACTORS = (1.0, 1.5, 2.0)
 MIN_DENSITY = 1e-4
+
+Levels = int | tuple[int, ...]
+
+
+def candidate_levels(image: np.ndarray, levels_grid, options: dict) -> list[Levels]:
+    """The quantisations rate control compares: the grid's luma levels, each with every chroma
+    factor of :data:`CHROMA_FACTORS` for a YCbCr colour image (unless ``chroma_levels`` is
+    fixed in ``options``); tuples in the grid are per-channel levels used as they are."""
+    colour = np.ndim(image) == 3 and np.shape(image)[2] == 3
+    ycbcr = colour and options.get("colour", "ycbcr") == "ycbcr"
+    out: list[Levels] = []
+    for L in levels_grid:
+        if not np.isscalar(L) or not ycbcr or options.get("chroma_levels") is not None:
+            out.append(L if np.isscalar(L) else tuple(L))
+            continue
+        for f in CHROMA_FACTORS:
+            c = min(256, int(round(f * L)))
+            cand = (int(L), c, c)
+            if cand not in out:
+                out.append(cand)
+    return out
+
+
+def _luma_levels(L: Levels) -> int:
+    return int(L) if np.isscalar(L) else int(L[0])
 
 
 def _bracket_search(
@@ -67,7 +96,7 @@ class _Encoder:
         self.done: dict[tuple, EncodeResult] = {}
 
     def __call__(
-        self, d: float, levels: int, reconstruct: bool = True, tonal: bool | None = None
+        self, d: float, levels: Levels, reconstruct: bool = True, tonal: bool | None = None
     ) -> EncodeResult:
         key = (d, levels, tonal)
         if key in self.done and (self.done[key].stats.get("psnr") is not None or not reconstruct):
@@ -88,7 +117,7 @@ def encode_to_rate(
     bpp: float,
     mask: str = DEFAULT_MASK,
     *,
-    levels_grid: tuple[int, ...] = LEVELS_GRID,
+    levels_grid: tuple[Levels, ...] = LEVELS_GRID,
     rel_tol: float = 0.03,
     steps: int = 14,
     **options,
@@ -108,10 +137,10 @@ def encode_to_rate(
     tonal = tonal and options.get("decoder", "diffusion") == "diffusion"
     enc = _Encoder(image, mask, options)
     lo = max(MIN_DENSITY, 1.0 / (H * W))
-    found: list[tuple[int, float]] = []
+    found: list[tuple[Levels, float]] = []
     closest: EncodeResult | None = None
     d0 = 0.02
-    for L in levels_grid:
+    for L in candidate_levels(image, levels_grid, options):
 
         def rate(d, L=L):
             r = enc(d, L, reconstruct=False, tonal=False)
@@ -126,15 +155,21 @@ def encode_to_rate(
             d = d0 = min(ok, key=lambda t: abs(t[1] - bpp))[0]
             found.append((L, d))
     best: EncodeResult | None = None
+    plain: dict[int, tuple[float, Levels, float]] = {}  # luma levels -> best chroma choice
     for L, d in found:
         res = enc(d, L, tonal=False)
         if best is None or res.stats["psnr"] > best.stats["psnr"]:
             best = res
+        k = _luma_levels(L)
+        if k not in plain or res.stats["psnr"] > plain[k][0]:
+            plain[k] = (res.stats["psnr"], L, d)
     if best is not None and tonal:
         # tonal optimisation changes the ranking (it makes coarse quantisation usable): every
-        # candidate up to TONAL_LEVELS_MAX levels is re-encoded with it at its density, then
-        # the density of the best one is corrected by a few secant steps with tonal on
-        cands = [(L, d) for L, d in found if L <= TONAL_LEVELS_MAX] or found
+        # luma quantisation up to TONAL_LEVELS_MAX levels, with its best chroma levels without
+        # tonal optimisation, is re-encoded with it at its density, then the density of the
+        # best one is corrected by a few secant steps with tonal on
+        cands = [(L, d) for k, (_, L, d) in plain.items() if k <= TONAL_LEVELS_MAX]
+        cands = cands or [(L, d) for _, L, d in plain.values()]
         scored = [(enc(d, L, tonal=True), L, d) for L, d in cands]
         _, L, d = max(scored, key=lambda t: t[0].stats["psnr"])
         best_t: EncodeResult | None = None
@@ -186,7 +221,7 @@ def encode_to_quality(
     psnr: float,
     mask: str = DEFAULT_MASK,
     *,
-    levels_grid: tuple[int, ...] = LEVELS_GRID,
+    levels_grid: tuple[Levels, ...] = LEVELS_GRID,
     steps: int = 12,
     **options,
 ) -> EncodeResult:
@@ -202,7 +237,8 @@ def encode_to_quality(
     lo = max(MIN_DENSITY, 1.0 / (H * W))
     cands: list[EncodeResult] = []
     guess = None
-    for L in levels_grid:
+    grid = candidate_levels(image, levels_grid, options)
+    for L in grid:
         r = _smallest_density(lambda d, L=L: enc(d, L, tonal=False), psnr, lo, 1.0, steps, guess)
         if r is not None:
             cands.append(r)
@@ -210,14 +246,14 @@ def encode_to_quality(
     if tonal and cands:
         plain = sorted(cands, key=lambda r: r.stats["bytes"])[:2]
         for r in plain:
-            d, L = r.stats["target_density"], r.stats["levels"][0]
+            d, L = r.stats["target_density"], tuple(r.stats["levels"])
             t = _smallest_density(
                 lambda dd, L=L: enc(dd, L, tonal=True), psnr, max(lo, d / 4), d, 6, d / 1.5
             )
             if t is not None:
                 cands.append(t)
     if not cands:
-        top = enc(1.0, max(levels_grid), tonal=False).stats["psnr"]
+        top = enc(1.0, max(grid, key=_luma_levels), tonal=False).stats["psnr"]
         raise OptionError(
             f"cannot reach {psnr} dB with mask {mask!r} (at most {top:.2f} dB "
             f"with these quantisation levels)"

@@ -95,3 +95,34 @@ def test_nlpe_post_processing_never_worse(small_colour):
     ref = sparsecodec.encode_image(img, 0.06, "belhachmi", levels=256, nlpe_cycles=1)
     assert ref.mask.sum() == base.mask.sum()
     assert ref.stats["mse"] <= base.stats["mse"] + 0.5
+
+
+def test_channel_levels():
+    from sparsecodec.codec import CHROMA_FACTOR, channel_levels
+
+    c = int(round(CHROMA_FACTOR * 12))
+    assert channel_levels(12, 1) == (12,)
+    assert channel_levels(12, 3, colour=1) == (12, c, c)
+    assert channel_levels(12, 3, colour=0) == (12, 12, 12)  # RGB: no chroma channels
+    assert channel_levels(12, 3, colour=1, chroma_levels=5) == (12, 5, 5)
+    assert channel_levels(200, 3, colour=1) == (200, 256, 256)
+    assert channel_levels((7, 9, 11), 3, colour=1) == (7, 9, 11)
+    with pytest.raises(OptionError):
+        channel_levels((7, 9, 11), 3, colour=1, chroma_levels=5)
+    with pytest.raises(OptionError):
+        channel_levels(12, 3, colour=1, chroma_levels=300)
+    with pytest.raises(OptionError):
+        channel_levels((12, 12), 3)
+
+
+def test_per_channel_levels_round_trip(small_colour):
+    from sparsecodec.coding import read_stream
+
+    res = sparsecodec.encode_image(small_colour, 0.08, "belhachmi", levels=6, chroma_levels=40)
+    header, _, q = read_stream(res.data)
+    assert header.levels == (6, 40, 40) and res.stats["levels"] == [6, 40, 40]
+    assert q[0].max() <= 5 and q[1:].max() <= 39
+    np.testing.assert_array_equal(sparsecodec.decode(res.data), res.reconstruction)
+    # the default gives chroma CHROMA_FACTOR x the luma levels
+    default = sparsecodec.encode_image(small_colour, 0.08, "belhachmi", levels=6)
+    assert default.stats["levels"][1] == default.stats["levels"][2] > 6

@@ -64,3 +64,38 @@ def test_reused_masks_are_the_strategy_masks(image):
     d = res.stats["target_density"]
     np.testing.assert_array_equal(res.mask, sparsecodec.make_mask(image, d, "random", seed=3))
     assert res.stats["mask"] == "random"
+
+
+def test_candidate_levels_per_channel():
+    from sparsecodec.ratecontrol import CHROMA_FACTORS, candidate_levels
+
+    grey = np.zeros((8, 8), np.uint8)
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    assert candidate_levels(grey, (8, 16), {}) == [8, 16]
+    got = candidate_levels(rgb, (8, 200), {})
+    want = [
+        (L, min(256, round(f * L)), min(256, round(f * L)))
+        for L in (8, 200)
+        for f in CHROMA_FACTORS
+    ]
+    assert got == list(dict.fromkeys(want))
+    assert candidate_levels(rgb, (8,), {"colour": "rgb"}) == [8]
+    assert candidate_levels(rgb, (8,), {"chroma_levels": 30}) == [8]
+    assert candidate_levels(rgb, ((4, 5, 6),), {}) == [(4, 5, 6)]
+
+
+def test_rate_control_chooses_chroma_levels():
+    from sparsecodec.data import default_image
+    from sparsecodec.ratecontrol import CHROMA_FACTORS
+
+    rgb = default_image()[100:164, 150:246]
+    res = encode_to_rate(rgb, 1.0, levels_grid=(12,), tonal=False)
+    assert abs(res.stats["bpp"] - 1.0) <= 0.03
+    for f in CHROMA_FACTORS:  # every candidate alone: the chosen one is at least as good
+        one = encode_to_rate(rgb, 1.0, levels_grid=(12,), chroma_levels=round(12 * f), tonal=False)
+        assert res.stats["psnr"] >= one.stats["psnr"] - 1e-12
+    np.testing.assert_array_equal(sparsecodec.decode(res.data), res.reconstruction)
+    t = encode_to_rate(rgb, 1.0, levels_grid=(12,), tonal=True)
+    assert t.stats["tonal"] and abs(t.stats["bpp"] - 1.0) <= 0.03
+    assert t.stats["levels"][0] == 12
+    np.testing.assert_array_equal(sparsecodec.decode(t.data), t.reconstruction)

@@ -228,6 +228,29 @@ def test_exact_diffusion_matches_solver_and_gradient():
     assert torch.autograd.gradcheck(lambda c: ExactDiffusion.apply(c, f), (c,))
 
 
+def test_exact_diffusion_channels_share_the_mask():
+    """K channels with one mask: each channel equals its own solve, the gradient w.r.t. c is
+    the sum of the per-channel gradients (the mask WGAN's differentiable diffusion guide)."""
+    torch.manual_seed(1)
+    c = (torch.rand(2, 1, 5, 6, dtype=torch.float64) * 0.5 + 0.05).requires_grad_()
+    f = torch.rand(2, 3, 5, 6, dtype=torch.float64)
+    w = torch.rand(2, 3, 5, 6, dtype=torch.float64)
+    u = ExactDiffusion.apply(c, f)
+    (g_all,) = torch.autograd.grad((u * w).sum(), c)
+    g_sum = torch.zeros_like(c)
+    for k in range(3):
+        uk = ExactDiffusion.apply(c, f[:, k : k + 1])
+        assert torch.allclose(u[:, k : k + 1], uk, atol=1e-12)
+        g_sum += torch.autograd.grad((uk * w[:, k : k + 1]).sum(), c)[0]
+    assert torch.allclose(g_all, g_sum, atol=1e-10)
+    assert torch.autograd.gradcheck(lambda c: ExactDiffusion.apply(c, f), (c,))
+    # an all-zero binary mask stays solvable: the inpainting is the mean of the data
+    z = ExactDiffusion.apply(torch.zeros(1, 1, 4, 5, dtype=torch.float64), f[:1, :, :4, :5])
+    assert torch.allclose(
+        z, f[:1, :, :4, :5].mean(dim=(2, 3), keepdim=True).expand_as(z), atol=1e-4
+    )
+
+
 def test_exact_training_step_runs_and_loss_decreases():
     torch.manual_seed(0)
     m = MaskNet(base=4, scales=3, layers=1)

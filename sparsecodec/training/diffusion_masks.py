@@ -86,38 +86,48 @@ class ExactDiffusion(torch.autograd.Function):
     """u solving ``C(u - f) - (I - C) A u = 0`` for a non-binary mask c (exact, sparse LU), with
     the adjoint gradient ``dE/dc_i = lam_i (f_i - u_i - (Au)_i)``, ``M^T lam = dE/du``.
 
+    ``c`` is (N, 1, H, W), ``f`` (N, K, H, W): the K channels share one factorisation of M and
+    their gradients w.r.t. c add up. Mask values are floored at ``C_FLOOR`` in the solve so
+    that an all-zero binary mask stays solvable (its inpainting is then the data mean).
+
     Optional teacher replacing the surrogate network (``--teacher exact``; our addition for
-    the CPU budget: the exact gradient needs no surrogate training)."""
+    the CPU budget: the exact gradient needs no surrogate training); also the differentiable
+    diffusion guide of the mask WGAN (``mask_wgan --adjoint``)."""
+
+    C_FLOOR = 1e-6
 
     @staticmethod
     def forward(ctx: Any, c: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         import scipy.sparse as sp
         from scipy.sparse.linalg import splu
 
-        n, _, h, w = c.shape
+        n, k_ch, h, w = f.shape
         a = _neumann_laplacian(h, w)
         eye = sp.eye(h * w, format="csr")
         cn = c.detach().double().cpu().numpy().reshape(n, -1)
-        fn = f.detach().double().cpu().numpy().reshape(n, -1)
+        cn = np.maximum(cn, ExactDiffusion.C_FLOOR)
+        fn = f.detach().double().cpu().numpy().reshape(n, k_ch, -1).transpose(0, 2, 1)
         us, lus = [], []
         for k in range(n):
             ck = sp.diags(cn[k])
             lu = splu((ck - (eye - ck) @ a).tocsc())
-            us.append(lu.solve(cn[k] * fn[k]))
+            us.append(lu.solve(cn[k][:, None] * fn[k]))
             lus.append(lu)
-        u = np.stack(us)
+        u = np.stack(us)  # (N, HW, K)
         ctx.lus, ctx.a, ctx.u, ctx.f = lus, a, u, fn
-        return torch.from_numpy(u.reshape(c.shape)).to(c.dtype).to(c.device)
+        return torch.from_numpy(u.transpose(0, 2, 1).reshape(f.shape)).to(f.dtype).to(f.device)
 
     @staticmethod
     def backward(ctx: Any, grad_u: torch.Tensor) -> tuple[torch.Tensor, None]:
-        g = grad_u.detach().double().cpu().numpy().reshape(len(ctx.lus), -1)
-        out = np.empty_like(g)
+        n, k_ch, h, w = grad_u.shape
+        g = grad_u.detach().double().cpu().numpy().reshape(n, k_ch, -1).transpose(0, 2, 1)
+        out = np.empty((n, h * w))
         for k, lu in enumerate(ctx.lus):
-            lam = lu.solve(g[k], trans="T")
+            lam = lu.solve(np.ascontiguousarray(g[k]), trans="T")
             u = ctx.u[k]
-            out[k] = lam * (ctx.f[k] - u - ctx.a @ u)
-        return torch.from_numpy(out.reshape(grad_u.shape)).to(grad_u.dtype), None
+            out[k] = (lam * (ctx.f[k] - u - ctx.a @ u)).sum(axis=1)
+        grad_c = torch.from_numpy(out.reshape(n, 1, h, w)).to(grad_u.dtype).to(grad_u.device)
+        return grad_c, None
 
 
 def exact_step(

@@ -25,7 +25,7 @@ from .rd import _init_worker, bd_psnr, bd_rate, mean_at, mean_curve, rd_front
 
 DENSITIES = (0.02, 0.035, 0.05, 0.08, 0.12)
 LUMA_LEVELS = (8, 12, 16, 24)
-FACTORS = (1.0, 1.5, 2.0, 3.0)
+FACTORS = (1.0, 1.5, 2.0)
 RATES = (0.1, 0.15, 0.2, 0.3, 0.4)
 QUICK = dict(densities=(0.03, 0.06), luma=(8, 12), factors=(1.0, 2.0), limit=2)
 
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA / "kodak")
     ap.add_argument("--limit", type=int, default=12)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--factors", default=None, help="comma-separated chroma factors (1 first)")
     ap.add_argument("--quick", action="store_true", help="2 images, small grid (a smoke run)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     a = ap.parse_args(argv)
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.quick:
         dens, luma, factors = QUICK["densities"], QUICK["luma"], QUICK["factors"]
         limit = min(limit, QUICK["limit"])
+    if a.factors:
+        factors = tuple(float(v) for v in a.factors.split(","))
     files = images(a.data, limit=limit)
     t0 = time.time()
     rows: list[dict] = []

@@ -234,6 +234,13 @@ def export(run: Path, name: str, which: str = "best") -> Path:
                 "hardsigmoid(6 (h - 1/2) + head(trunk(r, c, Cf, h))) with a zero-initialised "
                 "head, so training starts from HD and learns a correction"
             )
+    if cfg.get("adjoint"):
+        lines.append(
+            "- `--adjoint` (deviation from the paper): the diffusion guide h is differentiated "
+            "w.r.t. the binary mask (exact sparse solve + adjoint, "
+            "`training.diffusion_masks.ExactDiffusion`), so the mask generator's loss Eq. (4) "
+            "also sees how its points change the diffusion inpainting"
+        )
     if cfg.get("init_generator") not in (None, "None"):
         lines.append(f"- generator initialised from `{cfg['init_generator']}`")
     if cfg.get("init_mask") not in (None, "None"):
@@ -254,14 +261,19 @@ def export(run: Path, name: str, which: str = "best") -> Path:
     if rows:
         hd = f"{float(rows[0]['psnr_hd_0.05']):.2f} / {float(rows[0]['psnr_hd_0.1']):.2f}"
         joint = "psnr_mg" in rows[0]
+        with_hd = joint and "psnr_m_hd" in rows[0]
         lines += [
             "Validation history (step: generator PSNR at 5 % / 10 % on random masks, HD "
-            f"{hd}" + ("; mask generator + generator PSNR, mask density" if joint else "") + "):",
+            f"{hd}"
+            + ("; mask generator + generator PSNR, mask density" if joint else "")
+            + ("; mask generator + HD PSNR" if with_hd else "")
+            + "):",
             "",
         ]
         lines += [
             f"- {r['step']}: {float(r['psnr_g_0.05']):.2f} / {float(r['psnr_g_0.1']):.2f}"
             + (f"; {float(r['psnr_mg']):.2f}, {float(r['mask_density']):.4f}" if joint else "")
+            + (f"; {float(r['psnr_m_hd']):.2f}" if with_hd and r.get("psnr_m_hd") else "")
             for r in rows
         ]
     (weights_dir() / f"{name}.md").write_text("\n".join(lines) + "\n")

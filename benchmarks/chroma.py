@@ -32,7 +32,7 @@ QUICK = dict(densities=(0.03, 0.06), luma=(8, 12), factors=(1.0, 2.0), limit=2)
 
 def run_image(path: str, densities, luma, factors) -> list[dict]:
     """Every (density, L, f) encode of one image: rate and PSNR of the decoded image."""
-    from sparsecodec.codec import encode_image
+    from sparsecodec.codec import chroma_levels_for, encode_image
 
     img = load(Path(path))
     out = []
@@ -40,7 +40,7 @@ def run_image(path: str, densities, luma, factors) -> list[dict]:
         mask = None
         for L in luma:
             for f in factors:
-                c = min(256, int(round(f * L)))
+                c = chroma_levels_for(L, f)
                 r = encode_image(img, d, levels=(L, c, c), mask_array=mask)
                 mask = r.mask  # the mask depends on the density only
                 out.append(

@@ -63,6 +63,11 @@ def _check_density(density: float) -> float:
     return d
 
 
+def chroma_levels_for(levels: int, factor: float = CHROMA_FACTOR) -> int:
+    """Chroma levels ``round(factor * levels)``, at most 256."""
+    return min(256, int(round(factor * int(levels))))
+
+
 def channel_levels(
     levels: int | tuple[int, ...],
     channels: int,
@@ -79,9 +84,7 @@ def channel_levels(
         if not isinstance(levels, (int, np.integer)) or isinstance(levels, bool):
             raise OptionError(f"quantisation levels must be an integer, got {levels!r}")
         if channels == 3 and colour == COLOUR_SPACES["ycbcr"]:
-            cl = chroma_levels
-            if cl is None:
-                cl = min(256, int(round(CHROMA_FACTOR * int(levels))))
+            cl = chroma_levels_for(levels) if chroma_levels is None else chroma_levels
             lv = (levels, cl, cl)
         else:
             lv = (levels,) * channels

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .codec import DEFAULT_MASK, DEFAULT_TONAL, EncodeResult, encode_image
+from .codec import DEFAULT_MASK, DEFAULT_TONAL, EncodeResult, chroma_levels_for, encode_image
 from .errors import OptionError
 
 #: quantisation levels tried by rate control: with tonal optimisation and quadtree masks the
@@ -41,7 +41,7 @@ def candidate_levels(image: np.ndarray, levels_grid, options: dict) -> list[Leve
             out.append(L if np.isscalar(L) else tuple(L))
             continue
         for f in CHROMA_FACTORS:
-            c = min(256, int(round(f * L)))
+            c = chroma_levels_for(L, f)
             cand = (int(L), c, c)
             if cand not in out:
                 out.append(cand)

@@ -286,3 +286,23 @@ def test_wgan_benchmark_tiny(tiny_data, tmp_path, monkeypatch):
 
     assert quality(out.read_text()) == quality(md)
     wgan_decoder._load.cache_clear()
+
+
+def test_chroma_analysis_ranks_factors():
+    """A factor whose curve needs 20 % fewer bits everywhere gets BD-rate -20 % against f = 1."""
+    from benchmarks import chroma
+
+    rows = []
+    for img in ("a", "b"):
+        for k, q in enumerate((24.0, 26.0, 28.0, 30.0)):
+            bpp = 0.1 * 1.5**k
+            rows.append(dict(image=img, f=1.0, bpp=bpp, psnr=q, d=0, L=0))
+            rows.append(dict(image=img, f=2.0, bpp=0.8 * bpp, psnr=q, d=0, L=0))
+    s = chroma.analyse(rows, (1.0, 2.0))
+    assert s["images"] == ["a", "b"]
+    assert abs(s["factors"][1.0]["bd_rate"]) < 1e-9
+    assert abs(s["factors"][2.0]["bd_rate"] + 20.0) < 1e-6
+    assert s["factors"][2.0]["wins"] == 2 and s["factors"][1.0]["wins"] == 0
+    assert "| 2 |" in chroma.report(
+        s, dict(command="c", machine="m", seconds=1.0, densities=(0.1,), luma=(8,))
+    )

@@ -235,29 +235,29 @@ def encode_to_quality(
     tonal = tonal and options.get("decoder", "diffusion") == "diffusion"
     enc = _Encoder(image, mask, options)
     lo = max(MIN_DENSITY, 1.0 / (H * W))
-    cands: list[EncodeResult] = []
+    cands: list[tuple[EncodeResult, Levels]] = []  # with the levels spec that made each
     guess = None
     grid = candidate_levels(image, levels_grid, options)
     for L in grid:
         r = _smallest_density(lambda d, L=L: enc(d, L, tonal=False), psnr, lo, 1.0, steps, guess)
         if r is not None:
-            cands.append(r)
+            cands.append((r, L))
             guess = r.stats["target_density"]
     if tonal and cands:
-        plain = sorted(cands, key=lambda r: r.stats["bytes"])[:2]
-        for r in plain:
-            d, L = r.stats["target_density"], tuple(r.stats["levels"])
+        plain = sorted(cands, key=lambda c: c[0].stats["bytes"])[:2]
+        for r, L in plain:
+            d = r.stats["target_density"]
             t = _smallest_density(
                 lambda dd, L=L: enc(dd, L, tonal=True), psnr, max(lo, d / 4), d, 6, d / 1.5
             )
             if t is not None:
-                cands.append(t)
+                cands.append((t, L))
     if not cands:
         top = enc(1.0, max(grid, key=_luma_levels), tonal=False).stats["psnr"]
         raise OptionError(
             f"cannot reach {psnr} dB with mask {mask!r} (at most {top:.2f} dB "
             f"with these quantisation levels)"
         )
-    best = min(cands, key=lambda r: r.stats["bytes"])
+    best = min((r for r, _ in cands), key=lambda r: r.stats["bytes"])
     best.stats["target_psnr"] = psnr
     return best

@@ -99,3 +99,14 @@ def test_rate_control_chooses_chroma_levels():
     assert t.stats["tonal"] and abs(t.stats["bpp"] - 1.0) <= 0.03
     assert t.stats["levels"][0] == 12
     np.testing.assert_array_equal(sparsecodec.decode(t.data), t.reconstruction)
+
+
+def test_quality_target_with_fixed_chroma_levels():
+    """--psnr with --chroma-quant on a colour image: every candidate keeps the fixed chroma
+    levels, also in the tonal refinement."""
+    from sparsecodec.data import default_image
+
+    rgb = default_image()[100:164, 150:246]
+    res = encode_to_quality(rgb, 26.0, levels_grid=(12,), chroma_levels=20, tonal=True)
+    assert res.stats["psnr"] >= 26.0 and res.stats["levels"] == [12, 20, 20]
+    np.testing.assert_array_equal(sparsecodec.decode(res.data), res.reconstruction)

@@ -18,6 +18,8 @@ is not a corner mask); the bitstream uses this code whenever it applies.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..errors import BitstreamError
@@ -39,9 +41,7 @@ def _interior_or_border_points(S: np.ndarray, blocks: np.ndarray, H: int, W: int
     y1 = np.minimum(y0 + s, H - 1)
     x1 = np.minimum(x0 + s, W - 1)
 
-    def count(ya, yb, xa, xb):  # points in rows ya..yb, columns xa..xb (empty if reversed)
-        return rect_sums(S, ya, yb, xa, xb)
-
+    count = partial(rect_sums, S)  # points in rows ya..yb, columns xa..xb (0 if reversed)
     n = count(y0 + 1, y1 - 1, x0 + 1, x1 - 1)
     top = (y0 == 0) | (y0 == H - 1)
     bottom = ((y1 == H - 1) | (y1 == 0)) & (y1 != y0)

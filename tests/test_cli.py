@@ -203,14 +203,14 @@ def test_old_format_version_refused(runner, tmp_path):
     from pathlib import Path
 
     old = tmp_path / "old.bin"
-    shutil.copy(Path(__file__).parent / "data" / "v2_stream.bin", old)
+    shutil.copy(Path(__file__).parent / "data" / "v3_stream.bin", old)
     out = tmp_path / "x.png"
     r = runner.invoke(cli, ["decode", str(old), "-o", str(out)])
     _fails_cleanly(r, out)
-    assert "unsupported format version 2 (this sparsecodec reads version 3)" in r.output
+    assert "unsupported format version 3 (this sparsecodec reads version 4)" in r.output
     cmd = [sys.executable, "-m", "sparsecodec", "decode", str(old), "-o", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode != 0 and not out.exists()
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "version 2" in lines[0] and "version 3" in lines[0], r.stderr
+    assert len(lines) == 1 and "version 3" in lines[0] and "version 4" in lines[0], r.stderr
     assert r.stdout == ""

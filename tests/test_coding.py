@@ -117,6 +117,33 @@ def test_mask_roundtrip(shape, density, seed):
     assert np.array_equal(out, mask)
 
 
+@pytest.mark.parametrize("shape", [(1, 7), (6, 1), (17, 31), (40, 30)])
+def test_mask_scans_round_trip_and_best_is_shortest(shape):
+    mask = random_mask(shape, 0.2, 3)
+    sizes = {}
+    for scan in ("raster", "serpentine", "best"):
+        data = encode_mask(mask, scan)
+        assert np.array_equal(decode_mask(data, *shape), mask), scan
+        sizes[scan] = len(data)
+        if scan != "best":  # the scan is the low bit of the leading point count
+            assert data[0] & 1 == (scan == "serpentine")
+    assert sizes["best"] == min(sizes["raster"], sizes["serpentine"])
+    with pytest.raises(OptionError):
+        encode_mask(mask, "zigzag")
+
+
+def test_serpentine_scan_wins_on_floyd_steinberg_masks():
+    # a serpentine Floyd-Steinberg dithering (the Belhachmi binarisation) of a smooth density:
+    # the simulated error diffusion of the serpentine scan predicts it better than raster order
+    from sparsecodec.masks.belhachmi import floyd_steinberg
+
+    yy, xx = np.mgrid[0:96, 0:128]
+    mask = floyd_steinberg(0.03 + 0.05 * (1 + np.sin(xx / 17.0) * np.cos(yy / 23.0)))
+    raster, serpentine = (len(encode_mask(mask, s)) for s in ("raster", "serpentine"))
+    assert serpentine < 0.97 * raster
+    assert np.array_equal(decode_mask(encode_mask(mask), 96, 128), mask)
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5), (40, 30)])
 def test_mask_trivial_masks(shape):
     for mask in (np.zeros(shape, bool), np.ones(shape, bool)):
@@ -398,15 +425,15 @@ def _golden_input():
 
 
 def test_golden_stream_is_stable():
-    # The exact bytes are part of format version 3: if this fails, the entropy models changed
+    # The exact bytes are part of format version 4: if this fails, the entropy models changed
     # and FORMAT_VERSION must be bumped (old files would no longer decode). The CRC32 of the
     # body (without the trailing CRC: the CRC of a whole stream is a constant residue) and a
     # SHA-256 prefix pin every byte.
-    assert FORMAT_VERSION == 3
+    assert FORMAT_VERSION == 4
     header, mask, q = _golden_input()
     data = write_stream(header, mask, q)
     digest = hashlib.sha256(data).hexdigest()[:16]
-    assert (len(data), zlib.crc32(data[:-4]), digest) == (602, 1022478212, "1163b708f1d9a902")
+    assert (len(data), zlib.crc32(data[:-4]), digest) == (602, 2452901780, "fd9115a26e4bbc1d")
     _, m2, q2 = read_stream(data)
     assert np.array_equal(m2, mask) and np.array_equal(q2, q)
 
@@ -414,9 +441,11 @@ def test_golden_stream_is_stable():
 OLD_STREAMS = {
     # real streams of earlier format versions (32x24 crop of cameraman, Belhachmi mask at 10 %):
     # version 1 was written before the format-2 mask coder, version 2 before the quadtree
-    # mask code of version 3
+    # mask code of version 3, version 3 before the serpentine mask coder and the
+    # density-adaptive value neighbourhood of version 4
     1: (Path(__file__).parent / "data" / "v1_stream.bin", 124),
     2: (Path(__file__).parent / "data" / "v2_stream.bin", 112),
+    3: (Path(__file__).parent / "data" / "v3_stream.bin", 96),
 }
 
 
@@ -429,7 +458,7 @@ def test_old_format_versions_are_refused(version):
         with pytest.raises(BitstreamError) as info:
             call(data)
         assert str(info.value) == (
-            f"unsupported format version {version} (this sparsecodec reads version 3)"
+            f"unsupported format version {version} (this sparsecodec reads version 4)"
         )
 
 

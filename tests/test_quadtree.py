@@ -133,7 +133,7 @@ def test_bitstream_uses_the_split_flag_code():
 
 
 def test_golden_quadtree_payload_is_stable():
-    # pins the split-flag code of format version 3 (bump FORMAT_VERSION if this changes)
+    # pins the split-flag code of format version 4 (bump FORMAT_VERSION if this changes)
     data = encode_quadtree(random_tree_mask(40, 56, 4, 0.55, 11))
     assert (len(data), hashlib.sha256(data).hexdigest()[:16]) == GOLDEN
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..errors import BitstreamError, OptionError
 
 MAGIC = b"SPCD"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MAX_SIDE = 16384
 MAX_PIXELS = 2**26
 _FIXED = struct.Struct("<4sBHHBBBBBIII")

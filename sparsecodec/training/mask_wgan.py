@@ -171,6 +171,9 @@ class Validator:
                 res["psnr_m_hd"] = float(
                     np.mean([psnr(self.ref[i], np.clip(uh[i], 0, 1) * 255) for i in range(len(uh))])
                 )
+                # Eq. (4) (beta = 1) with diffusion in place of g: the --pretrain-mask loss
+                mae_hd = float(np.mean(np.abs(np.clip(uh, 0, 1) - self.ref / 255)))
+                res["mask_val_loss_hd"] = abs(float(b.mean()) - density) + mae_hd
             res["psnr_mg"] = float(np.mean([psnr(self.ref[i], u[i] * 255) for i in range(len(u))]))
             mae = float(np.mean(np.abs(u - self.ref / 255)))
             res["mask_val_loss"] = abs(float(b.mean()) - density) + mae  # Eq. (4), beta = 1
@@ -291,6 +294,74 @@ def export(run: Path, name: str, which: str = "best") -> Path:
     return dest
 
 
+def _gan_step(g, d, m, opt_g, opt_d, opt_m, f, gen, a, world):
+    """One step of Eq. (2)-(4): critic, generator and (joint mode) mask generator."""
+    dev = f.device
+    r_g = torch.rand(f.shape, generator=gen).to(dev)
+    if m is None:
+        b = random_masks(a.batch, a.crop, a.dmin, a.dmax, gen).to(dev)
+    else:
+        r_m = torch.rand(f.shape, generator=gen).to(dev)
+        b, _ = m(r_m, f)
+    if g.guided and a.adjoint and m is not None:
+        h = ExactDiffusion.apply(b, f)  # gradient reaches b, hence m (straight through)
+    else:
+        h = batch_guide(f, b) if g.guided else None
+    u = g.inpaint(f, b, r_g, h)
+
+    # Eq. (2): critic, conditioned on the mask.
+    loss_d = (d(u.detach(), b.detach()) - d(f, b.detach())).mean()
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    if world > 1:
+        _allreduce_grads(d.parameters(), world)
+    opt_d.step()
+
+    # Eq. (3): generator; Eq. (4): mask generator.
+    mae = (f - u).abs().mean()
+    loss_g = -a.alpha * d(u, b).mean() + mae
+    opt_g.zero_grad(set_to_none=True)
+    dens = b.mean(dim=(1, 2, 3))
+    if m is not None:
+        loss_m = (dens - a.density).abs().mean() + a.beta * mae
+        gp = list(g.parameters())
+        mp = list(m.parameters())
+        grads_g = torch.autograd.grad(loss_g, gp, retain_graph=True)
+        grads_m = torch.autograd.grad(loss_m, mp)
+        for p, gr in zip(gp, grads_g, strict=True):
+            p.grad = gr
+        opt_m.zero_grad(set_to_none=True)
+        for p, gr in zip(mp, grads_m, strict=True):
+            p.grad = gr
+        if world > 1:
+            _allreduce_grads(mp, world)
+        opt_m.step()
+    else:
+        loss_g.backward()
+        loss_m = torch.zeros(())
+    if world > 1:
+        _allreduce_grads(g.parameters(), world)
+    opt_g.step()
+    return loss_d, loss_g, mae, loss_m, dens
+
+
+def _mask_step(m, opt_m, f, gen, a, world):
+    """``--pretrain-mask``: Eq. (4) with the MAE of the exact diffusion inpainting from the binary
+    mask (adjoint gradient through the straight-through binariser) instead of g's output."""
+    b, _ = m(torch.rand(f.shape, generator=gen).to(f.device), f)
+    h = ExactDiffusion.apply(b, f)
+    dens = b.mean(dim=(1, 2, 3))
+    mae = (f - h).abs().mean()
+    loss_m = (dens - a.density).abs().mean() + a.beta * mae
+    opt_m.zero_grad(set_to_none=True)
+    loss_m.backward()
+    if world > 1:
+        _allreduce_grads(m.parameters(), world)
+    opt_m.step()
+    zero = torch.zeros(())
+    return zero, zero, mae, loss_m, dens
+
+
 def _limit_threads(n: int) -> None:
     """Use ``n`` compute threads in torch and in numba (the diffusion baseline's solver)."""
     torch.set_num_threads(n)
@@ -346,6 +417,13 @@ def main(argv: list[str] | None = None) -> None:
         "solve + adjoint, training.diffusion_masks.ExactDiffusion), so the mask generator learns "
         "from the real diffusion error too (not in the paper)",
     )
+    ap.add_argument(
+        "--pretrain-mask",
+        action="store_true",
+        help="joint mode with --guide: train only the mask generator, with Eq. (4)'s MAE taken "
+        "of the exact diffusion inpainting from its binary masks (adjoint gradient, straight "
+        "through); g and the critic stay fixed (not in the paper)",
+    )
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
     ap.add_argument("--val-minutes", type=float, default=8.0)
     ap.add_argument("--val-n", type=int, default=64)
@@ -357,8 +435,8 @@ def main(argv: list[str] | None = None) -> None:
         help="no training: copy OUT/best.safetensors to the weights folder as NAME",
     )
     a = ap.parse_args(argv)
-    if a.adjoint and not (a.guide and a.mode == "joint"):
-        ap.error("--adjoint needs --mode joint and --guide")
+    if (a.adjoint or a.pretrain_mask) and not (a.guide and a.mode == "joint"):
+        ap.error("--adjoint and --pretrain-mask need --mode joint and --guide")
     if a.export:
         export(a.out, a.export)
         return
@@ -436,6 +514,7 @@ def main(argv: list[str] | None = None) -> None:
         "density": a.density if a.mode == "joint" else f"{a.dmin}-{a.dmax} random",
         "guide": bool(a.guide),
         "adjoint": bool(a.adjoint),
+        "pretrain_mask": bool(a.pretrain_mask),
     }
     (a.out / "config.json").write_text(json.dumps({**meta, **vars(a)}, default=str, indent=1))
 
@@ -481,11 +560,12 @@ def main(argv: list[str] | None = None) -> None:
                 w.writeheader()
             w.writerow(res)
         print("val", json.dumps(res), flush=True)
-        score = (
-            -res["mask_val_loss"]
-            if m is not None
-            else float(np.mean([v for k, v in res.items() if k.startswith("psnr_g_")]))
-        )
+        if a.pretrain_mask:
+            score = -res["mask_val_loss_hd"]
+        elif m is not None:
+            score = -res["mask_val_loss"]
+        else:
+            score = float(np.mean([v for k, v in res.items() if k.startswith("psnr_g_")]))
         if score > best:
             best = score
             md = {**meta, "steps": step, "train_seconds": res["seconds"], "val": json.dumps(res)}
@@ -509,52 +589,11 @@ def main(argv: list[str] | None = None) -> None:
         if stop:
             break
         f = random_crops(images, a.batch, a.crop, rng).to(dev)
-        r_g = torch.rand(f.shape, generator=gen).to(dev)
-        if m is None:
-            b = random_masks(a.batch, a.crop, a.dmin, a.dmax, gen).to(dev)
+        if a.pretrain_mask:
+            loss_d, loss_g, mae, loss_m, dens = _mask_step(m, opt_m, f, gen, a, world)
         else:
-            r_m = torch.rand(f.shape, generator=gen).to(dev)
-            b, _ = m(r_m, f)
-        if g.guided and a.adjoint and m is not None:
-            h = ExactDiffusion.apply(b, f)  # gradient reaches b, hence m (straight through)
-        else:
-            h = batch_guide(f, b) if g.guided else None
-        u = g.inpaint(f, b, r_g, h)
-
-        # Eq. (2): critic, conditioned on the mask.
-        loss_d = (d(u.detach(), b.detach()) - d(f, b.detach())).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        if world > 1:
-            _allreduce_grads(d.parameters(), world)
-        opt_d.step()
-
-        # Eq. (3): generator; Eq. (4): mask generator.
-        mae = (f - u).abs().mean()
-        loss_g = -a.alpha * d(u, b).mean() + mae
-        opt_g.zero_grad(set_to_none=True)
-        if m is not None:
-            dens = b.mean(dim=(1, 2, 3))
-            loss_m = (dens - a.density).abs().mean() + a.beta * mae
-            gp = list(g.parameters())
-            mp = list(m.parameters())
-            grads_g = torch.autograd.grad(loss_g, gp, retain_graph=True)
-            grads_m = torch.autograd.grad(loss_m, mp)
-            for p, gr in zip(gp, grads_g, strict=True):
-                p.grad = gr
-            opt_m.zero_grad(set_to_none=True)
-            for p, gr in zip(mp, grads_m, strict=True):
-                p.grad = gr
-            if world > 1:
-                _allreduce_grads(mp, world)
-            opt_m.step()
-        else:
-            loss_g.backward()
-            loss_m = torch.zeros(())
-            dens = b.mean(dim=(1, 2, 3))
-        if world > 1:
-            _allreduce_grads(g.parameters(), world)
-        opt_g.step()
+            loss_d, loss_g, mae, loss_m, dens = _gan_step(g, d, m, opt_g, opt_d, opt_m, f, gen,
+                                                          a, world)  # fmt: skip
         step += 1
 
         if log and (step % 10 == 0 or step == 1):

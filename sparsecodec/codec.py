@@ -78,8 +78,11 @@ def channel_levels(
 
     A tuple is taken as is. A number is the levels of grey and luma; the chroma channels of
     YCbCr (``colour=1``) get ``chroma_levels``, by default ``CHROMA_FACTOR`` times as many
-    (at most 256); RGB channels all get ``levels``.
+    (at most 256); RGB channels all get ``levels``. ``chroma_levels`` for a grey or RGB image is
+    an error (it would be silently ignored).
     """
+    if chroma_levels is not None and not (channels == 3 and colour == COLOUR_SPACES["ycbcr"]):
+        raise OptionError("chroma levels apply only to colour images stored as YCbCr")
     if np.isscalar(levels):
         if not isinstance(levels, (int, np.integer)) or isinstance(levels, bool):
             raise OptionError(f"quantisation levels must be an integer, got {levels!r}")

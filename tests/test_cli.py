@@ -117,6 +117,10 @@ def test_bad_options(runner, png, tmp_path):
     out = tmp_path / "o.bin"
     _fails_cleanly(runner.invoke(cli, ["encode", str(png), "--mask", "nope", "-o", str(out)]), out)
     _fails_cleanly(runner.invoke(cli, ["encode", str(png), "--quant", "1", "-o", str(out)]), out)
+    rgb = ["encode", str(png), "--colour", "rgb", "--chroma-quant", "20", "-o", str(out)]
+    r = runner.invoke(cli, rgb)  # RGB has no chroma channels: refused, not ignored
+    _fails_cleanly(r, out)
+    assert "YCbCr" in r.output
 
 
 def test_bad_bitstreams(runner, png, tmp_path):

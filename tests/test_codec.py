@@ -113,6 +113,9 @@ def test_channel_levels():
         channel_levels(12, 3, colour=1, chroma_levels=300)
     with pytest.raises(OptionError):
         channel_levels((12, 12), 3)
+    for channels, colour in ((1, 0), (3, 0)):  # grey / RGB have no chroma channels
+        with pytest.raises(OptionError, match="YCbCr"):
+            channel_levels(12, channels, colour=colour, chroma_levels=18)
 
 
 def test_per_channel_levels_round_trip(small_colour):

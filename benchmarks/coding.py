@@ -36,6 +36,7 @@ from sparsecodec.coding import (  # noqa: E402
     encode_values,
     quantise,
 )
+from sparsecodec.coding.header import FORMAT_VERSION  # noqa: E402
 from sparsecodec.coding.quadtree_coder import decode_quadtree, encode_quadtree  # noqa: E402
 from sparsecodec.colour import rgb_to_ycbcr  # noqa: E402
 
@@ -118,15 +119,18 @@ def ms(times: list[tuple[float, float]]) -> tuple[float, float, float]:
     return float(t[:, 0].mean()), float(t[:, 1].mean()), float(t[:, 1].max())
 
 
-# bits per mask point of the format-version-1 mask coder (wavefront order, 3 nested count
-# models, constriction), measured on the same masks: random/Belhachmi from the committed
-# coding.md of commit 5aed015, the others by encode_mask of that commit in this session
-V1_BITS = {
-    ("random", 0.02): 7.133, ("random", 0.05): 5.759, ("random", 0.10): 4.709,
-    ("belhachmi", 0.02): 6.380, ("belhachmi", 0.05): 4.906, ("belhachmi", 0.10): 3.845,
-    ("learned", 0.02): 6.067, ("learned", 0.05): 4.582, ("learned", 0.10): 3.683,
-    ("wgan", 0.02): 4.827, ("wgan", 0.05): 3.822, ("wgan", 0.10): 3.101,
-    ("ps+nlpe", 0.02): 6.329, ("ps+nlpe", 0.05): 4.715, ("ps+nlpe", 0.10): 3.697,
+# bits per mask point of the format-version-3 mask coder (raster scan only, no simulated error
+# diffusion; commit 8dbcffe) on the same masks (learned / WGAN / PS+NLPE from the mask cache of
+# the format-4 run), measured in the session that introduced format 4
+PREV_VERSION = 3
+PREV_BITS = {
+    ("random", 0.02): 7.142, ("random", 0.05): 5.762, ("random", 0.10): 4.707,
+    ("belhachmi", 0.02): 6.143, ("belhachmi", 0.05): 4.736, ("belhachmi", 0.10): 3.746,
+    ("learned", 0.02): 5.995, ("learned", 0.05): 4.522, ("learned", 0.10): 3.636,
+    ("wgan", 0.02): 6.573, ("wgan", 0.05): 5.304, ("wgan", 0.10): 4.387,
+    ("quadtree (context coder)", 0.02): 1.897, ("quadtree (context coder)", 0.05): 1.181,
+    ("quadtree (context coder)", 0.10): 0.739,
+    ("ps+nlpe", 0.02): 6.291, ("ps+nlpe", 0.05): 4.672, ("ps+nlpe", 0.10): 3.667,
 }  # fmt: skip
 
 
@@ -274,7 +278,7 @@ def main() -> None:
 
     quick = " --quick" if args.quick else ""
     lines = [
-        "# Mask and value coding (sparsecodec.coding, format version 3)",
+        f"# Mask and value coding (sparsecodec.coding, format version {FORMAT_VERSION})",
         "",
         f"Command: `NUMBA_NUM_THREADS=1 python benchmarks/coding.py --data {args.data} --images"
         f" {len(files)} --classic {classic_dir} --classic-images {len(classic)}{quick}"
@@ -294,13 +298,14 @@ def main() -> None:
         "",
         "## Mask: bits per mask point",
         "",
-        "| mask | images | d | points/image | sparsecodec | vs JBIG `-q` | format v1 coder |"
+        "| mask | images | d | points/image | sparsecodec | vs JBIG `-q` |"
+        f" format v{PREV_VERSION} coder |"
         " i.i.d. floor H(d)/d | JBIG `-q` | JBIG default | enc ms CPU | dec ms CPU (mean / max)"
         " | dec ms wall |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in mask_rows:
-        v1 = V1_BITS.get((r[0], r[1]))
+        v1 = PREV_BITS.get((r[0], r[1]))
         v1s = f"{v1:.3f}" if v1 is not None and not args.quick else "-"
         where = f"{r[13]} classic {r[14][1]}x{r[14][0]}" if r[0] == "ps+nlpe" else f"{r[13]} Kodak"
         lines.append(
@@ -311,11 +316,10 @@ def main() -> None:
     lines += [
         "",
         "JBIG = `pbmtojbg` (jbigkit 2.1) on the PBM mask (1 = black = mask point); sizes include"
-        " its 20-byte header. The i.i.d. floor uses the mask's own density. `format v1 coder`:"
-        " the previous mask coder (wavefront order, 3 nested count models, `constriction`) on"
-        " the same masks (random / Belhachmi from the results of commit 5aed015, the others"
-        " measured with that commit's `encode_mask`). sparsecodec sizes include the mask"
-        " payload's LEB128 point count.",
+        " its 20-byte header. The i.i.d. floor uses the mask's own density."
+        f" `format v{PREV_VERSION} coder`: the previous format's mask coder (raster scan only,"
+        " no simulated error diffusion; commit 8dbcffe) on the same masks. sparsecodec sizes"
+        " include the mask payload's LEB128 point count (with the scan bit).",
         "",
         "## Values: bits per stored value",
         "",

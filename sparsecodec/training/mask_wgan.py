@@ -244,6 +244,13 @@ def export(run: Path, name: str, which: str = "best") -> Path:
             "`training.diffusion_masks.ExactDiffusion`), so the mask generator's loss Eq. (4) "
             "also sees how its points change the diffusion inpainting"
         )
+    if cfg.get("pretrain_mask"):
+        lines.append(
+            "- `--pretrain-mask` (deviation from the paper): only the mask generator was trained"
+            " in this run, on Eq. (4) with the MAE of the exact diffusion inpainting from its"
+            " binary masks (sparse solve + adjoint, straight-through binariser) in place of g's"
+            " output; g and the critic are the initial ones"
+        )
     if cfg.get("init_generator") not in (None, "None"):
         lines.append(f"- generator initialised from `{cfg['init_generator']}`")
     if cfg.get("init_mask") not in (None, "None"):

@@ -259,33 +259,24 @@ def test_lazy_torch_import():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_training_smoke(tmp_path):
-    """Two steps of each mode on a tiny synthetic folder, then resume and export."""
+def _tiny_training_args(tmp_path, seed: int) -> list[str]:
+    """Command-line arguments of a tiny mask_wgan run on 2 random 40x48 colour images."""
     from PIL import Image
-
-    from sparsecodec.training.mask_wgan import main
 
     data = tmp_path / "data"
     data.mkdir()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for i in range(2):
         Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(data / f"{i}.png")
-    common = [
-        "--data",
-        str(data),
-        "--val",
-        str(data),
-        "--crop",
-        "16",
-        "--batch",
-        "2",
-        "--val-n",
-        "2",
-        "--width-scale",
-        "0.25",
-        "--threads",
-        "1",
-    ]
+    common = ["--data", str(data), "--val", str(data), "--crop", "16", "--batch", "2"]
+    return common + ["--val-n", "2", "--width-scale", "0.25", "--threads", "1"]
+
+
+def test_training_smoke(tmp_path):
+    """Two steps of each mode on a tiny synthetic folder, then resume and export."""
+    from sparsecodec.training.mask_wgan import main
+
+    common = _tiny_training_args(tmp_path, 0)
     out = tmp_path / "inp"
     main(["--mode", "inpaint", "--out", str(out), "--max-steps", "2", *common])
     main(["--mode", "inpaint", "--out", str(out), "--max-steps", "3", "--resume", *common])
@@ -447,17 +438,9 @@ def test_guided_codec_roundtrip(guided_weights):
 
 def test_training_smoke_guided(tmp_path):
     """--guide trains a guided generator (HD at step 0) and initialises the joint mode."""
-    from PIL import Image
-
     from sparsecodec.training.mask_wgan import main
 
-    data = tmp_path / "data"
-    data.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(data / f"{i}.png")
-    common = ["--data", str(data), "--val", str(data), "--crop", "16", "--batch", "2"]
-    common += ["--val-n", "2", "--width-scale", "0.25", "--threads", "1", "--guide"]
+    common = _tiny_training_args(tmp_path, 0) + ["--guide"]
     out = tmp_path / "inp"
     main(["--mode", "inpaint", "--out", str(out), "--max-steps", "2", *common])
     import csv
@@ -488,17 +471,9 @@ def test_training_smoke_guided(tmp_path):
 
 def test_training_pretrain_mask_updates_only_the_mask_generator(tmp_path):
     """--pretrain-mask: Eq. (4) with exact diffusion; g stays as initialised, m learns."""
-    from PIL import Image
-
     from sparsecodec.training.mask_wgan import main
 
-    data = tmp_path / "data"
-    data.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(2):
-        Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(data / f"{i}.png")
-    common = ["--data", str(data), "--val", str(data), "--crop", "16", "--batch", "2"]
-    common += ["--val-n", "2", "--width-scale", "0.25", "--threads", "1", "--guide"]
+    common = _tiny_training_args(tmp_path, 1) + ["--guide"]
     inp = tmp_path / "inp"
     main(["--mode", "inpaint", "--out", str(inp), "--max-steps", "1", *common])
     joint = tmp_path / "joint"

@@ -120,13 +120,13 @@ def ms(times: list[tuple[float, float]]) -> tuple[float, float, float]:
 
 
 # bits per mask point of the format-version-3 mask coder (raster scan only, no simulated error
-# diffusion; commit 8dbcffe) on the same masks (learned / WGAN / PS+NLPE from the mask cache of
-# the format-4 run), measured in the session that introduced format 4
+# diffusion; commit 8dbcffe) on the same masks (WGAN / PS+NLPE from the mask cache of the
+# format-4 run), measured in the session that introduced format 4; none for learned masks,
+# whose weights were retrained after that measurement
 PREV_VERSION = 3
 PREV_BITS = {
     ("random", 0.02): 7.142, ("random", 0.05): 5.762, ("random", 0.10): 4.707,
     ("belhachmi", 0.02): 6.143, ("belhachmi", 0.05): 4.736, ("belhachmi", 0.10): 3.746,
-    ("learned", 0.02): 5.995, ("learned", 0.05): 4.522, ("learned", 0.10): 3.636,
     ("wgan", 0.02): 6.573, ("wgan", 0.05): 5.304, ("wgan", 0.10): 4.387,
     ("quadtree (context coder)", 0.02): 1.897, ("quadtree (context coder)", 0.05): 1.181,
     ("quadtree (context coder)", 0.10): 0.739,

@@ -119,10 +119,10 @@ def ms(times: list[tuple[float, float]]) -> tuple[float, float, float]:
     return float(t[:, 0].mean()), float(t[:, 1].mean()), float(t[:, 1].max())
 
 
-# bits per mask point of the format-version-3 mask coder (raster scan only, no simulated error
-# diffusion; commit 8dbcffe) on the same masks (WGAN / PS+NLPE from the mask cache of the
-# format-4 run), measured in the session that introduced format 4; none for learned masks,
-# whose weights were retrained after that measurement
+# bits per mask point of the format-version-3 mask coder (commit 8dbcffe) on the same masks
+# (WGAN / PS+NLPE from the mask cache of the format-4 run), measured in the session that
+# introduced format 4 (which changed only the value coder); none for learned masks, whose
+# weights were retrained after that measurement
 PREV_VERSION = 3
 PREV_BITS = {
     ("random", 0.02): 7.142, ("random", 0.05): 5.762, ("random", 0.10): 4.707,
@@ -317,9 +317,9 @@ def main() -> None:
         "",
         "JBIG = `pbmtojbg` (jbigkit 2.1) on the PBM mask (1 = black = mask point); sizes include"
         " its 20-byte header. The i.i.d. floor uses the mask's own density."
-        f" `format v{PREV_VERSION} coder`: the previous format's mask coder (raster scan only,"
-        " no simulated error diffusion; commit 8dbcffe) on the same masks. sparsecodec sizes"
-        " include the mask payload's LEB128 point count (with the scan bit).",
+        f" `format v{PREV_VERSION} coder`: the previous format's mask coder (commit 8dbcffe) on"
+        " the same masks (format 4 changed only the value coder). sparsecodec sizes include"
+        " the mask payload's LEB128 point count.",
         "",
         "## Values: bits per stored value",
         "",

@@ -1,37 +1,28 @@
 """Context-mixing binary arithmetic coding of inpainting masks (format versions 2-4).
 
-A JBIG-style coder (ITU-T T.82: adaptive binary arithmetic coding of the pixels with causal
-contexts), extended by logistic mixing of several context models as in PAQ-family bilevel
-coders, for sparse masks:
+A JBIG-style coder (ITU-T T.82: adaptive binary arithmetic coding of the pixels in raster order
+with causal contexts), extended by logistic mixing of several context models as in PAQ-family
+bilevel coders, for sparse masks:
 
-* Scan (format version 4): raster, or serpentine (odd rows right to left, coded on a mirrored
-  copy of the causal state), the scan of the Floyd-Steinberg error diffusion of Belhachmi
-  masks; the encoder codes both and keeps the shorter (one bit of the payload). Serpentine
-  saves 0.3 % on Kodak Belhachmi masks; raster wins by as much on PS+NLPE masks, whose
-  oriented structure the mirrored rows would split over twice the contexts.
 * Features of the causal neighbourhood: the local mask density in windows of radius
   R = round(1.25 / sqrt(d)) in [3, 11], R // 2 and 2 R over the rows above and the current row,
   relative to the global density d; the 6-, 10- and 20-pixel templates; the squared distances
   to the nearest mask point above (within ``NEAR`` columns) and to the last point of the current
-  row, scaled by the local density; and the value ``v`` of a simulated Floyd-Steinberg error
-  diffusion (Floyd & Steinberg 1976, weights 7, 3, 5, 1 / 16 in scan direction) of the local
-  density of the 2 R window, driven by the true bits: ``v = density + diffused error``, whose
-  threshold 1/2 decides a dithered pixel when the density is right (format version 4).
-* Eleven adaptive count models over combinations of them, arranged in back-off trees: a model's
+  row, scaled by the local density.
+* Nine adaptive count models over combinations of them, arranged in back-off trees: a model's
   estimate (n1 + a p) / (n + a) takes its parent's probability p as prior (Dirichlet back-off);
   counts are halved above ``COUNT_LIMIT``. Their predictions and the bucket prior are mixed in
   the logistic domain by an online-trained linear mixer (learning rate decaying with the number
   of coded pixels), then refined by two adaptive probability maps (APMs).
 * A carry-propagating binary range coder (32-bit range, 16-bit probabilities) inside the same
-  Numba loop: a whole mask is one compiled call. (Pixel order adapts to the local image
-  region; the earlier wavefront order of format version 1, vectorised over ``constriction``
-  calls, lost 2-3 % of the rate with the same models.)
+  Numba loop: a whole mask is one compiled call. (Raster order adapts to the local image region;
+  the earlier wavefront order of format version 1, vectorised over ``constriction`` calls, lost
+  2-3 % of the rate with the same models.)
 
-Payload: LEB128 of 2 N + s (N mask points, s = 1 for the serpentine scan), then the range
-coder bytes (the always-zero first byte is dropped, up to 4 trailing zero bytes are implied).
-The global density d = N / (H W) is known to both sides. Decoding stops with an error as soon
-as it would read more than 4 bytes past the end or finds more than N points; otherwise its
-work is H W pixel steps.
+Payload: LEB128 number of mask points N, then the range coder bytes (the always-zero first byte
+is dropped, up to 4 trailing zero bytes are implied). The global density d = N / (H W) is known
+to both sides. Decoding stops with an error as soon as it would read more than 4 bytes past the
+end or finds more than N points; otherwise its work is H W pixel steps.
 
 Determinism: the count models use only +, -, *, / (IEEE-754, correctly rounded); the mixer, the
 APMs and the range coder are integer arithmetic; the logistic tables are built at import from
@@ -41,8 +32,6 @@ APMs and the range coder are integer arithmetic; the logistic tables are built a
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 
 import numba
 import numpy as np
@@ -58,7 +47,6 @@ _PRIOR_FACTORS = (0.15, 0.35, 0.65, 1.0, 1.6, 2.8, 5.0)
 _FACTORS2 = (0.35, 0.7, 1.4, 2.8)
 # bins of (squared distance) * (local density)
 _DIST_BINS = (0.2, 0.4, 0.6, 0.8, 1.0, 1.3, 1.75, 2.5)
-NFS = 16  # bins of the simulated Floyd-Steinberg value over [-0.5, 1.5)
 ALPHA = 16.0  # prior strength of every count model
 COUNT_LIMIT = 1024.0
 NB = len(_FACTORS) + 1
@@ -87,16 +75,13 @@ _SIZES = (
     NB2 * NB * NB2,  # 6: buckets R, R // 2, 2 R
     ND * ND * NB,  # 7: distances, bucket
     ND * ND * 64 * NB,  # 8: distances, 6-pixel template, bucket
-    NFS * NB,  # 9: simulated Floyd-Steinberg value, bucket
-    NFS * 64 * NB,  # 10: simulated Floyd-Steinberg value, 6-pixel template, bucket
 )
-_PARENTS = (-1, 0, 1, 2, 0, 4, 4, 0, 7, 0, 9)
+_PARENTS = (-1, 0, 1, 2, 0, 4, 4, 0, 7)
 NUM_MODELS = len(_SIZES)
 NUM_INPUTS = NUM_MODELS + 2  # + the bucket prior + a bias
 _BIAS = 77  # 0.3 in the stretch domain
 _W_INIT = 3  # the mixer starts as the 10-pixel-template model alone (input 3 = model 2)
 _TOP = 1 << 24  # range coder normalisation threshold
-SCANS = ("best", "raster", "serpentine")
 _SLACK = 4  # at most this many trailing zero bytes are dropped by the encoder
 
 
@@ -148,29 +133,11 @@ def _bin(v, bins):
 
 
 @numba.njit(cache=True)
-def _mirror(P, C1, C2, C3, V, y, W, O):
-    """Mirror the rows y .. y + 3 of the padded mask, the column sums and V left-right."""
-    for r in range(y, y + 4):
-        for x in range(W // 2):
-            a = P[r, x + 4]
-            P[r, x + 4] = P[r, W - 1 - x + 4]
-            P[r, W - 1 - x + 4] = a
-    for x in range(W // 2):
-        for Cs in (C1, C2, C3):
-            a = Cs[x + O]
-            Cs[x + O] = Cs[W - 1 - x + O]
-            Cs[W - 1 - x + O] = a
-        a = V[x]
-        V[x] = V[W - 1 - x]
-        V[W - 1 - x] = a
-
-
-@numba.njit(cache=True, nogil=True)
 def _run(decode, M, data, out, ipar, d, thr, thr2, dbins, prior, offs, par, sq, stt):
-    """Code the (H, W) mask ``M`` in serpentine order: encode (``decode`` = 0; bytes into ``out``,
+    """Code the (H, W) mask ``M`` in raster order: encode (``decode`` = 0; bytes into ``out``,
     returns their number) or decode (``decode`` = 1; from ``data`` into ``M``, returns the
     number of mask points, or -1 for a corrupt or truncated payload). ``ipar`` = (R, R2, R3,
-    N, serpentine); the other arguments are model constants.
+    N); the other arguments are model constants.
     """
     H, W = M.shape
     R = ipar[0]
@@ -198,8 +165,6 @@ def _run(decode, M, data, out, ipar, d, thr, thr2, dbins, prior, offs, par, sq, 
     C2 = np.zeros(W + 2 * O, np.int64)
     C3 = np.zeros(W + 2 * O, np.int64)
     V = np.full(W, _VCAP, np.int64)
-    E0 = np.zeros(W + 2)  # simulated error diffusion: incoming error of this and the next row
-    E1 = np.zeros(W + 2)
     bd = 0  # buckets of the global density (while a window is empty)
     while bd < thr.shape[0] and d > thr[bd]:
         bd += 1
@@ -235,9 +200,6 @@ def _run(decode, M, data, out, ipar, d, thr, thr2, dbins, prior, offs, par, sq, 
                     C2[x + O] -= P[y + 2 - R2, x + 4]
                 if y - 1 - R3 >= 0:
                     C3[x + O] -= P[y + 2 - R3, x + 4]
-        rev = ipar[4] == 1 and (y & 1) == 1
-        if rev:  # code this row right to left: mirror the causal state, code, mirror back
-            _mirror(P, C1, C2, C3, V, y, W, O)
         rows1 = min(y, R)
         rows2 = min(y, R2)
         rows3 = min(y, R3)
@@ -284,9 +246,7 @@ def _run(decode, M, data, out, ipar, d, thr, thr2, dbins, prior, offs, par, sq, 
             cw = min(W - 1, x + R2) - max(0, x - R2) + 1
             bk2 = _bucket(s2 + r2, rows2 * cw + min(x, R2), thr2, bd2)
             cw = min(W - 1, x + R3) - max(0, x - R3) + 1
-            cnt3 = rows3 * cw + min(x, R3)
-            bk3 = _bucket(s3 + r3, cnt3, thr2, bd2)
-            rr3 = (s3 + r3) / cnt3 if cnt3 > 0 else d
+            bk3 = _bucket(s3 + r3, rows3 * cw + min(x, R3), thr2, bd2)
             # squared distances to the nearest point above / to the last point of the row
             dx2 = _VCAP * _VCAP
             if last >= 0:
@@ -316,11 +276,6 @@ def _run(decode, M, data, out, ipar, d, thr, thr2, dbins, prior, offs, par, sq, 
             ctx[6] = bk3 * (NB * NB2) + bb
             ctx[7] = tx * NB + bk
             ctx[8] = (tx * 64 + mid) * NB + bk
-            xa = W - 1 - x if rev else x
-            fsv = rr3 + E0[xa + 1]
-            vb = min(max(int((fsv + 0.5) * 8.0), 0), NFS - 1)
-            ctx[9] = vb * NB + bk
-            ctx[10] = (vb * 64 + mid) * NB + bk
             # count models (back-off trees), stretched, mixed
             q0 = prior[bk]
             st[0] = np.int64(stt[int(q0 * 65536.0)])
@@ -362,7 +317,7 @@ def _run(decode, M, data, out, ipar, d, thr, thr2, dbins, prior, offs, par, sq, 
                 if pos > data.shape[0] + _SLACK:
                     return -1  # read beyond the implied zero bytes: truncated or corrupt
             else:
-                b = np.int64(M[y, W - 1 - x if rev else x])
+                b = np.int64(M[y, x])
                 if b:
                     rng = bound
                 else:
@@ -398,18 +353,11 @@ def _run(decode, M, data, out, ipar, d, thr, thr2, dbins, prior, offs, par, sq, 
             apm[a] += ((b << _PBITS) - apm[a]) >> _APM_RATE
             a = base2 + kj + (1 if 2 * fr >= _APM_STEP else 0)
             apm[a] += ((b << _PBITS) - apm[a]) >> _APM_RATE
-            # simulated error diffusion (FS weights, scan direction) with the true bit
-            fe = fsv - b
-            sd = -1 if rev else 1
-            E0[xa + 1 + sd] += fe * (7.0 / 16.0)
-            E1[xa + 1 - sd] += fe * (3.0 / 16.0)
-            E1[xa + 1] += fe * (5.0 / 16.0)
-            E1[xa + 1 + sd] += fe * (1.0 / 16.0)
             # store the bit
             w0 = (w0 >> 1) | (b << 3)
             if b:
                 P[y + 3, x + 4] = 1
-                M[y, W - 1 - x if rev else x] = 1
+                M[y, x] = 1
                 last = x
                 points += 1
                 if points > ipar[3]:
@@ -423,11 +371,6 @@ def _run(decode, M, data, out, ipar, d, thr, thr2, dbins, prior, offs, par, sq, 
                 r2 -= P[y + 3, x - R2 + 4]
             if x - R3 >= 0:
                 r3 -= P[y + 3, x - R3 + 4]
-        if rev:
-            _mirror(P, C1, C2, C3, V, y, W, O)
-        for x in range(W + 2):
-            E0[x] = E1[x]
-            E1[x] = 0.0
         for x in range(W):
             V[x] = 1 if P[y + 3, x + 4] else min(V[x] + 1, _VCAP)
     if decode:
@@ -451,13 +394,13 @@ def _run(decode, M, data, out, ipar, d, thr, thr2, dbins, prior, offs, par, sq, 
 class _Params:
     """Model constants derived from the mask size and point count (shared by both sides)."""
 
-    def __init__(self, height: int, width: int, count: int, serpentine: bool) -> None:
+    def __init__(self, height: int, width: int, count: int) -> None:
         d = count / (height * width)
         radius = min(11, max(3, int(1.25 / math.sqrt(d) + 0.5)))
         offs = np.zeros(NUM_MODELS + 1, np.int64)
         offs[1:] = np.cumsum(_SIZES)
         self.args = (
-            np.array([radius, max(2, radius // 2), 2 * radius, count, int(serpentine)], np.int64),
+            np.array([radius, max(2, radius // 2), 2 * radius, count], np.int64),
             d,
             np.array(_FACTORS, dtype=np.float64) * d,
             np.array(_FACTORS2, dtype=np.float64) * d,
@@ -481,39 +424,22 @@ def _check_mask(mask: np.ndarray) -> np.ndarray:
     return m
 
 
-def _encode_scan(m: np.ndarray, count: int, serpentine: bool) -> bytes:
+def encode_mask(mask: np.ndarray) -> bytes:
+    """Encode a boolean (H, W) mask; the decoder needs H and W (see :func:`decode_mask`)."""
+    m = _check_mask(mask)
+    height, width = m.shape
+    count = int(m.sum())
+    head = write_varint(count)
+    if count in (0, m.size):
+        return head
     src = np.ascontiguousarray(m, dtype=np.uint8).copy()
     out = np.zeros(2 * m.size + 16, np.uint8)
-    nout = _run(0, src, out[:0], out, *_Params(*m.shape, count, serpentine).args)
+    nout = _run(0, src, out[:0], out, *_Params(height, width, count).args)
     # the first byte of the range coder is always 0; up to _SLACK trailing zeros are implied
     assert out[0] == 0
     body = out[1:nout].tobytes()
     trimmed = body.rstrip(b"\0")
-    return body[: max(len(trimmed), len(body) - _SLACK)]
-
-
-def encode_mask(mask: np.ndarray, scan: str = "best") -> bytes:
-    """Encode a boolean (H, W) mask; the decoder needs H and W (see :func:`decode_mask`).
-
-    ``scan``: ``"raster"``, ``"serpentine"`` or ``"best"`` (code both, keep the shorter; the
-    choice is one bit of the payload). Serpentine wins on Floyd-Steinberg dithered masks
-    (Belhachmi), raster on masks that follow oriented image structure (PS+NLPE).
-    """
-    m = _check_mask(mask)
-    count = int(m.sum())
-    if scan not in SCANS:
-        raise OptionError(f"unknown mask scan {scan!r} (choose from {', '.join(SCANS)})")
-    if count in (0, m.size):
-        return write_varint(2 * count)
-    if scan == "best":  # both scans at once (the coder releases the GIL)
-        with ThreadPoolExecutor(2) as pool:
-            raster, serpentine = pool.map(partial(_encode_scan, m, count), (False, True))
-        serp = len(serpentine) < len(raster)
-        body = serpentine if serp else raster
-    else:
-        serp = scan == "serpentine"
-        body = _encode_scan(m, count, serp)
-    return write_varint(2 * count + int(serp)) + body
+    return head + body[: max(len(trimmed), len(body) - _SLACK)]
 
 
 def decode_mask(data: bytes, height: int, width: int) -> np.ndarray:
@@ -522,16 +448,14 @@ def decode_mask(data: bytes, height: int, width: int) -> np.ndarray:
     if height < 1 or width < 1:
         raise BitstreamError(f"invalid mask size {height}x{width}")
     data = bytes(data)
-    head, pos = read_varint(data, 0, limit=2 * height * width + 1)
-    count, serpentine = head >> 1, head & 1
+    count, pos = read_varint(data, 0, limit=height * width)
     if count == 0:
         return np.zeros((height, width), bool)
     if count == height * width:
         return np.ones((height, width), bool)
     mask = np.zeros((height, width), np.uint8)
     payload = np.frombuffer(data, np.uint8)[pos:].copy()
-    args = _Params(height, width, count, bool(serpentine)).args
-    points = _run(1, mask, payload, np.zeros(1, np.uint8), *args)
+    points = _run(1, mask, payload, np.zeros(1, np.uint8), *_Params(height, width, count).args)
     if points < 0:
         raise BitstreamError("corrupt or truncated mask payload")
     if points != count:

@@ -397,6 +397,22 @@ def _golden_input():
     return header, mask, q
 
 
+def test_value_neighbourhood_widens_on_sparse_masks():
+    # format 4: search half width round(2.1 / sqrt(d)) clipped to [8, 16]
+    from sparsecodec.coding.value_coder import _Coder
+
+    for density, radius in ((0.002, 16), (0.02, 15), (0.05, 9), (0.1, 8), (0.5, 8)):
+        mask = np.zeros((100, 100), bool)
+        mask.flat[:: int(round(1 / density))] = True
+        assert _Coder(mask, [16]).radius == radius, density
+    # points 12 columns apart (beyond the old width 8) round trip at that width
+    mask = np.zeros((60, 120), bool)
+    mask[::6, ::12] = True
+    q = (np.arange(int(mask.sum()))[None] * 7) % 32
+    data = encode_values(q, (32,), mask)
+    assert np.array_equal(decode_values(data, (32,), mask, 1), q)
+
+
 def test_golden_stream_is_stable():
     # The exact bytes are part of format version 4: if this fails, the entropy models changed
     # and FORMAT_VERSION must be bumped (old files would no longer decode). The CRC32 of the

@@ -497,3 +497,83 @@ def test_training_pretrain_mask_updates_only_the_mask_generator(tmp_path):
     with pytest.raises(SystemExit):  # needs the guided generator
         main(["--mode", "joint", "--pretrain-mask", "--out", str(out), "--max-steps", "1",
               *common[:-1]])  # fmt: skip
+
+
+def test_noise_skip_threshold_init_gives_the_random_mask(tmp_path):
+    """init_threshold: with the trunk part of the head zeroed, b = [r_0 < D] exactly, and the
+    noise-skip configuration survives a save/load round trip."""
+    from dataclasses import replace
+
+    m = W.MaskGenerator(replace(TINY, noise_skip=True))
+    with pytest.raises(ValueError):
+        W.MaskGenerator(TINY).init_threshold(0.1)
+    m.init_threshold(0.1)
+    with torch.no_grad():
+        m.head.weight[: m.features] = 0.0
+    r, f = torch.rand(2, 3, 16, 12), torch.rand(2, 3, 16, 12)
+    b, c = m(r, f)
+    assert torch.equal(b, (r[:, :1] < 0.1).float())
+    assert torch.allclose(c, torch.nn.functional.hardsigmoid(12.0 * (0.1 - r[:, :1])), atol=1e-6)
+    W.save_bundle(tmp_path / "m.safetensors", None, m)
+    m2 = W.load_bundle(tmp_path / "m.safetensors").mask_generator
+    assert m2.cfg.noise_skip
+    assert torch.equal(m2(r, f)[1], c)
+
+
+def test_training_distill_mask_fits_the_teacher(tmp_path):
+    """--distill-mask trains only m towards the teacher's coin flips r_0 < p (fewer wrong pixels
+    after training); it needs --guide and excludes --pretrain-mask."""
+    from safetensors.torch import save_file
+
+    from sparsecodec.masks import learned
+    from sparsecodec.nets.unet import MaskNet
+    from sparsecodec.training.mask_wgan import main
+
+    torch.manual_seed(0)
+    teacher = tmp_path / "teacher.safetensors"
+    net = MaskNet(4, 2, 1)
+    meta = {"format": learned.FORMAT, "base": "4", "scales": "2", "layers": "1"}
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(teacher), metadata=meta)
+    learned._load_net.cache_clear()
+    common = _tiny_training_args(tmp_path, 2) + ["--guide"]
+    out = tmp_path / "distill"
+    args = ["--mode", "joint", "--distill-mask", str(teacher), "--noise-skip", "--out", str(out),
+            "--density", "0.1", "--lr", "3e-3", *common]  # fmt: skip
+    main([*args, "--max-steps", "1"])
+    first = [float(r[4]) for r in csv_rows(out / "log.csv")]
+    main([*args, "--max-steps", "60", "--resume"])
+    rows = csv_rows(out / "log.csv")
+    assert rows[-1][0] == "60"
+    late = [float(r[4]) for r in rows[-3:]]  # column "mae" = fraction of pixels != teacher
+    assert np.mean(late) < first[0]
+    b = W.load_bundle(out / "last.safetensors")
+    assert b.mask_generator.cfg.noise_skip and b.generator.guided
+    with pytest.raises(SystemExit):
+        main([*args, "--pretrain-mask", "--max-steps", "1"])
+
+
+def csv_rows(path):
+    import csv
+
+    return list(csv.reader(open(path)))[1:]
+
+
+def test_mask_strategy_noise_skip_model(tmp_path):
+    """A noise-skip mask model whose trunk is silenced returns uniformly random masks of its
+    density D (raw), seeded and exact in count after adjustment."""
+    from dataclasses import replace
+
+    from sparsecodec.masks.wgan import wgan_mask
+
+    m = W.MaskGenerator(replace(TINY, noise_skip=True))
+    m.init_threshold(0.2)
+    with torch.no_grad():
+        m.head.weight[: m.features] = 0.0
+    path = tmp_path / "wgan_mask_d20.safetensors"
+    W.save_bundle(path, W.InpaintGenerator(TINY), m)
+    luma = np.random.default_rng(0).random((64, 64)) * 255
+    raw = wgan_mask(luma, 0.2, seed=1, model=str(path), exact=False)
+    assert abs(raw.mean() - 0.2) < 0.03
+    assert not np.array_equal(raw, wgan_mask(luma, 0.2, seed=2, model=str(path), exact=False))
+    b = wgan_mask(luma, 0.05, seed=1, model=str(path))
+    assert b.sum() == round(0.05 * luma.size) and np.all(raw[b])  # kept: the most confident

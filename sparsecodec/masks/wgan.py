@@ -6,6 +6,10 @@ is nearest to the requested density (in log scale) is used; its mask is then adj
 exactly ``round(density * H * W)`` pixels: surplus pixels with the lowest confidence ``c``
 (the hard-sigmoid output before rounding) are dropped, missing ones with the highest ``c`` are
 added (ties broken by seeded jitter). torch is imported on first use only.
+
+Models with ``noise_skip`` (see :class:`sparsecodec.nets.wgan.MaskGenerator`) threshold the
+seeded noise against an image-dependent level, so their masks are seeded, spatially adaptive
+dithers; the noise is a function of ``seed`` and the padded image size only.
 """
 
 from __future__ import annotations

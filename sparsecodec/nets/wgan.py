@@ -47,6 +47,7 @@ class HourglassConfig:
     last: int = 8
     image_channels: int = 3
     guide: bool = False  # generator only: diffusion-guided residual output (see InpaintGenerator)
+    noise_skip: bool = False  # mask generator only: the binarisation block also sees r
 
     @property
     def depth(self) -> int:
@@ -213,17 +214,42 @@ def binarise(c: torch.Tensor) -> torch.Tensor:
 class MaskGenerator(_Hourglass):
     """Mask generator ``m(r, f)`` (Sec. 3.2): hourglass whose last layer is the binarisation
     block (transposed conv to one channel -> hard sigmoid -> hard rounding, Sec. 3.1).
-    Returns ``(b, c)``: the binary mask and the confidence before rounding."""
+    Returns ``(b, c)``: the binary mask and the confidence before rounding.
+
+    With ``cfg.noise_skip`` (a deviation from the paper) the binarisation block's transposed
+    convolution also receives the noise ``r - 1/2`` directly, so the generator can threshold
+    the noise against an image-dependent level (a learned, translation-invariant dithering)
+    instead of reconstructing pixel-level noise through the hourglass."""
 
     def __init__(self, cfg: HourglassConfig | None = None) -> None:
         cfg = cfg or HourglassConfig()
         k = cfg.image_channels
         super().__init__(2 * k, cfg)
-        self.head = nn.ConvTranspose2d(self.features, 1, KERNEL, padding=KERNEL // 2)
+        cin = self.features + (k if cfg.noise_skip else 0)
+        self.head = nn.ConvTranspose2d(cin, 1, KERNEL, padding=KERNEL // 2)
+
+    def logits(self, r: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        """Output of the binarisation block's transposed convolution (before the hard sigmoid)."""
+        z = self.trunk(torch.cat([r, f], dim=1))
+        if self.cfg.noise_skip:
+            z = torch.cat([z, r - 0.5], dim=1)
+        return self.head(z)
 
     def forward(self, r: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        c = F.hardsigmoid(self.head(self.trunk(torch.cat([r, f], dim=1))))
+        c = F.hardsigmoid(self.logits(r, f))
         return binarise(c), c
+
+    @torch.no_grad()
+    def init_threshold(self, density: float, slope: float = 12.0) -> None:
+        """``noise_skip`` only: set the noise part of the binarisation block so that the
+        untrained generator returns the uniformly random mask ``r_0 < density`` (head output
+        ``slope * (density - r_0)`` plus the small contribution of the random trunk weights)."""
+        if not self.cfg.noise_skip:
+            raise ValueError("init_threshold needs a mask generator with noise_skip")
+        w = self.head.weight  # (in, out, k, k) for a transposed convolution
+        w[self.features :] = 0.0
+        w[self.features, 0, KERNEL // 2, KERNEL // 2] = -slope
+        self.head.bias.fill_(slope * (density - 0.5))
 
 
 class NormConv2d(nn.Conv2d):
@@ -292,6 +318,7 @@ def _cfg_from(meta: dict[str, str], key: str) -> HourglassConfig:
         last=int(d["last"]),
         image_channels=int(d["image_channels"]),
         guide=bool(d.get("guide", False)),  # absent in weights saved before the option
+        noise_skip=bool(d.get("noise_skip", False)),
     )
 
 

@@ -225,7 +225,7 @@ def export(run: Path, name: str, which: str = "best") -> Path:
         ),
         f"- data: `{cfg['data']}` (random {cfg['crop']}x{cfg['crop']} colour crops, flips)",
         f"- batch {cfg['batch']}, Adam lr {cfg['lr']}, alpha {cfg['alpha']}, beta {cfg['beta']}",
-        f"- exported weights: steps {meta.get('steps')}, training wall time "
+        f"- exported weights ({which} checkpoint): steps {meta.get('steps')}, training wall time "
         f"{int(meta.get('train_seconds', 0)) / 60:.0f} min (CPU, 1 thread, shared machine)",
     ]
     if g is not None:
@@ -250,6 +250,20 @@ def export(run: Path, name: str, which: str = "best") -> Path:
             " in this run, on Eq. (4) with the MAE of the exact diffusion inpainting from its"
             " binary masks (sparse solve + adjoint, straight-through binariser) in place of g's"
             " output; g and the critic are the initial ones"
+        )
+    if cfg.get("distill_mask") not in (None, "None", ""):
+        lines.append(
+            "- `--distill-mask` (deviation from the paper): only the mask generator was trained"
+            " in this run, to reproduce the weighted coin flips r_0 < p of the learned"
+            f" diffusion-mask network `{Path(cfg['distill_mask']).name}` (Alt et al. 2021) at"
+            " density D for the same noise (MSE between the binarisation block's pre-activation"
+            " z / 12 and p - r_0)"
+        )
+    if cfg.get("noise_skip"):
+        lines.append(
+            "- `--noise-skip` (deviation from the paper): the binarisation block's transposed"
+            " convolution also receives the noise r - 1/2, so the mask generator can threshold"
+            " the noise against an image-dependent level"
         )
     if cfg.get("init_generator") not in (None, "None"):
         lines.append(f"- generator initialised from `{cfg['init_generator']}`")
@@ -352,6 +366,15 @@ def _gan_step(g, d, m, opt_g, opt_d, opt_m, f, gen, a, world):
     return loss_d, loss_g, mae, loss_m, dens
 
 
+def _update_mask_generator(m, opt_m, loss_m, world) -> None:
+    """One Adam step of the mask generator alone (gradients averaged over processes)."""
+    opt_m.zero_grad(set_to_none=True)
+    loss_m.backward()
+    if world > 1:
+        _allreduce_grads(m.parameters(), world)
+    opt_m.step()
+
+
 def _mask_step(m, opt_m, f, gen, a, world):
     """``--pretrain-mask``: Eq. (4) with the MAE of the exact diffusion inpainting from the binary
     mask (adjoint gradient through the straight-through binariser) instead of g's output."""
@@ -360,13 +383,33 @@ def _mask_step(m, opt_m, f, gen, a, world):
     dens = b.mean(dim=(1, 2, 3))
     mae = (f - h).abs().mean()
     loss_m = (dens - a.density).abs().mean() + a.beta * mae
-    opt_m.zero_grad(set_to_none=True)
-    loss_m.backward()
-    if world > 1:
-        _allreduce_grads(m.parameters(), world)
-    opt_m.step()
+    _update_mask_generator(m, opt_m, loss_m, world)
     zero = torch.zeros(())
     return zero, zero, mae, loss_m, dens
+
+
+LUMA = (0.299, 0.587, 0.114)
+
+
+def _distill_step(m, opt_m, f, gen, a, world, teacher):
+    """``--distill-mask``: warm start of the mask generator (not in the paper). The target is
+    the weighted coin flip ``r_0 < p`` of the learned diffusion-mask network's probabilities
+    ``p`` (Alt et al. 2021, ``weights/learned_masks``) at density D for the same noise ``r``,
+    as the pre-activation ``z* = 12 (p - r_0)`` of the binarisation block (``z >= 0`` iff
+    ``r_0 <= p``; the parametrisation of ``MaskGenerator.init_threshold``); loss: mean squared
+    error of ``z / 12`` (no saturation of the hard sigmoid, so every pixel gives a gradient)."""
+    r = torch.rand(f.shape, generator=gen).to(f.device)
+    with torch.no_grad():
+        y = sum(w * f[:, i : i + 1] for i, w in enumerate(LUMA)).contiguous()
+        dens_t = torch.full((f.shape[0],), a.density, device=f.device)
+        p = teacher(y, dens_t)
+        target = (r[:, :1] < p).float()
+    z = m.logits(r, f)
+    loss_m = (z / 12.0 - (p - r[:, :1])).square().mean()
+    b = torch.floor(torch.nn.functional.hardsigmoid(z.detach()) + 0.5)
+    _update_mask_generator(m, opt_m, loss_m, world)
+    zero = torch.zeros(())
+    return zero, zero, (b - target).abs().mean(), loss_m, b.mean(dim=(1, 2, 3))
 
 
 def _limit_threads(n: int) -> None:
@@ -431,6 +474,22 @@ def main(argv: list[str] | None = None) -> None:
         "of the exact diffusion inpainting from its binary masks (adjoint gradient, straight "
         "through); g and the critic stay fixed (not in the paper)",
     )
+    ap.add_argument(
+        "--distill-mask",
+        type=Path,
+        nargs="?",
+        const=REPO / "weights" / "learned_masks.safetensors",
+        default=None,
+        help="joint mode with --guide: train only the mask generator to reproduce the weighted "
+        "coin flips of a learned diffusion-mask network (default weights/learned_masks) for the "
+        "same noise, a warm start for --pretrain-mask (not in the paper)",
+    )
+    ap.add_argument(
+        "--noise-skip",
+        action="store_true",
+        help="the mask generator's binarisation block also sees the noise r "
+        "(HourglassConfig(noise_skip=True); not in the paper)",
+    )
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
     ap.add_argument("--val-minutes", type=float, default=8.0)
     ap.add_argument("--val-n", type=int, default=64)
@@ -441,11 +500,19 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="no training: copy OUT/best.safetensors to the weights folder as NAME",
     )
+    ap.add_argument(
+        "--export-from",
+        choices=("best", "last"),
+        default="best",
+        help="with --export: the best validation checkpoint or the last one",
+    )
     a = ap.parse_args(argv)
-    if (a.adjoint or a.pretrain_mask) and not (a.guide and a.mode == "joint"):
-        ap.error("--adjoint and --pretrain-mask need --mode joint and --guide")
+    if (a.adjoint or a.pretrain_mask or a.distill_mask) and not (a.guide and a.mode == "joint"):
+        ap.error("--adjoint, --pretrain-mask and --distill-mask need --mode joint and --guide")
+    if a.pretrain_mask and a.distill_mask:
+        ap.error("--pretrain-mask and --distill-mask are separate runs")
     if a.export:
-        export(a.out, a.export)
+        export(a.out, a.export, a.export_from)
         return
 
     _limit_threads(a.threads)
@@ -472,7 +539,8 @@ def main(argv: list[str] | None = None) -> None:
     gcfg = replace(hcfg, guide=bool(a.guide))
     g = InpaintGenerator(gcfg).to(dev)
     d = Critic(CriticConfig()).to(dev)
-    m = MaskGenerator(hcfg).to(dev) if a.mode == "joint" else None
+    mcfg = replace(hcfg, noise_skip=bool(a.noise_skip))
+    m = MaskGenerator(mcfg).to(dev) if a.mode == "joint" else None
     if a.init_generator is not None and not (a.resume and ckpt_path.exists()):
         src = load_bundle(a.init_generator).generator
         if src is None or src.cfg != gcfg:
@@ -480,9 +548,11 @@ def main(argv: list[str] | None = None) -> None:
         g.load_state_dict(src.state_dict())
     if a.init_mask is not None and m is not None and not (a.resume and ckpt_path.exists()):
         src_m = load_bundle(a.init_mask).mask_generator
-        if src_m is None or src_m.cfg != hcfg:
+        if src_m is None or src_m.cfg != mcfg:
             raise SystemExit("--init-mask: no mask generator of the same architecture")
         m.load_state_dict(src_m.state_dict())
+    if m is not None and a.noise_skip and a.init_mask is None:
+        m.init_threshold(a.density)  # starts from uniformly random masks of density D
     opt_g = torch.optim.Adam(g.parameters(), lr=a.lr)
     opt_d = torch.optim.Adam(d.parameters(), lr=a.lr)
     opt_m = torch.optim.Adam(m.parameters(), lr=a.lr) if m is not None else None
@@ -508,6 +578,11 @@ def main(argv: list[str] | None = None) -> None:
         if rank == 0:
             print(f"resumed at step {step} ({trained_seconds / 60:.1f} min trained)", flush=True)
 
+    teacher = None
+    if a.distill_mask:
+        from ..masks.learned import _load_net
+
+        teacher = _load_net(str(a.distill_mask), dev)[0]
     images = load_folder(a.data)
     validator = Validator(a.val, a.val_n, a.crop) if rank == 0 else None
     meta = {
@@ -522,6 +597,8 @@ def main(argv: list[str] | None = None) -> None:
         "guide": bool(a.guide),
         "adjoint": bool(a.adjoint),
         "pretrain_mask": bool(a.pretrain_mask),
+        "distill_mask": str(a.distill_mask) if a.distill_mask else "",
+        "noise_skip": bool(a.noise_skip),
     }
     (a.out / "config.json").write_text(json.dumps({**meta, **vars(a)}, default=str, indent=1))
 
@@ -567,7 +644,7 @@ def main(argv: list[str] | None = None) -> None:
                 w.writeheader()
             w.writerow(res)
         print("val", json.dumps(res), flush=True)
-        if a.pretrain_mask:
+        if a.pretrain_mask or a.distill_mask:
             score = -res["mask_val_loss_hd"]
         elif m is not None:
             score = -res["mask_val_loss"]
@@ -598,6 +675,8 @@ def main(argv: list[str] | None = None) -> None:
         f = random_crops(images, a.batch, a.crop, rng).to(dev)
         if a.pretrain_mask:
             loss_d, loss_g, mae, loss_m, dens = _mask_step(m, opt_m, f, gen, a, world)
+        elif teacher is not None:
+            loss_d, loss_g, mae, loss_m, dens = _distill_step(m, opt_m, f, gen, a, world, teacher)
         else:
             loss_d, loss_g, mae, loss_m, dens = _gan_step(g, d, m, opt_g, opt_d, opt_m, f, gen,
                                                           a, world)  # fmt: skip

@@ -127,7 +127,6 @@ PREV_VERSION = 3
 PREV_BITS = {
     ("random", 0.02): 7.142, ("random", 0.05): 5.762, ("random", 0.10): 4.707,
     ("belhachmi", 0.02): 6.143, ("belhachmi", 0.05): 4.736, ("belhachmi", 0.10): 3.746,
-    ("wgan", 0.02): 6.573, ("wgan", 0.05): 5.304, ("wgan", 0.10): 4.387,
     ("quadtree (context coder)", 0.02): 1.897, ("quadtree (context coder)", 0.05): 1.181,
     ("quadtree (context coder)", 0.10): 0.739,
     ("ps+nlpe", 0.02): 6.291, ("ps+nlpe", 0.05): 4.672, ("ps+nlpe", 0.10): 3.667,

@@ -8,7 +8,8 @@ Quality (Tables 2-3): the first ``--count`` centre crops (``--sizes``, colour) o
 (full size). Methods: random mask + homogeneous diffusion (HD), random mask + WGAN generator
 (``wgan_inpaint``), Belhachmi + HD, PS + HD and PS + NLPE (``--nlpe-cycles``) + HD (crops only:
 they are slow), and, at the densities that have a trained mask model ``wgan_mask_dNN``, the mask
-generator with its jointly trained generator (mask-WGAN + WGAN, the paper's MG) and with HD.
+generator with the generator stored beside it (mask-WGAN + WGAN; the paper's MG pairs it with
+its jointly trained generator) and with HD.
 Masks are made from the luma (seed = image index), all methods use the public API
 (``sparsecodec.make_mask`` / ``sparsecodec.inpaint``); the WGAN decoder uses noise seed 0.
 PSNR (peak 255), MAE and SSIM over the colour image; means over the images.
@@ -240,7 +241,7 @@ def run_times(
         )
         if d in joint_gen:
             jg = joint_gen[d]
-            out.setdefault("inpaint: WGAN (joint generator)", {})[d] = median(
+            out.setdefault("inpaint: WGAN (mask model's generator)", {})[d] = median(
                 lambda rnd=rnd, jg=jg: sparsecodec.inpaint(img, rnd, method="wgan", model=jg)
             )
     return out
@@ -336,6 +337,12 @@ def main(argv: list[str] | None = None) -> int:
     joint_gen = {
         d: n for d, n in mask_models.items() if load_bundle(n).generator is not None
     }  # the paper's MG pairs the mask generator with its jointly trained generator
+    base_g = load_bundle("wgan_inpaint").generator.state_dict()
+    same_g = [
+        n
+        for n in joint_gen.values()
+        if all(torch.equal(v, base_g[k]) for k, v in load_bundle(n).generator.state_dict().items())
+    ]  # mask models whose stored generator is wgan_inpaint's (not trained jointly)
     cache = MaskCache(a.cache)
 
     datasets: list[tuple[str, list[np.ndarray], bool]] = []
@@ -386,7 +393,13 @@ def main(argv: list[str] | None = None) -> int:
         f"(guided: {json.loads(gen_meta.get('g_config', '{}')).get('guide', False)}, "
         f"{gen_meta.get('steps', '?')} steps). Mask-WGAN rows only at densities with a trained "
         f"mask model: {trained or 'none'};"
-        " there `mask-WGAN + WGAN` uses the generator trained jointly with that mask generator.",
+        " there `mask-WGAN + WGAN` uses the generator stored with that mask generator"
+        + (
+            f" (for {', '.join(same_g)} it is `wgan_inpaint`'s generator, unchanged: those mask"
+            " generators were not trained jointly with it, see their cards)."
+            if same_g
+            else " (trained jointly with it)."
+        ),
         "",
     ]
     for name, r in results:
@@ -402,7 +415,9 @@ def main(argv: list[str] | None = None) -> int:
         if d not in mask_models or "mask: PS+NLPE (median over crops)" not in times:
             continue
         wg = times[
-            "inpaint: WGAN (joint generator)" if d in joint_gen else "inpaint: WGAN (wgan_inpaint)"
+            "inpaint: WGAN (mask model's generator)"
+            if d in joint_gen
+            else "inpaint: WGAN (wgan_inpaint)"
         ][d]
         ours = times["mask: mask-WGAN"][d] + wg
         ps = times["mask: PS (median over crops)"][d] + times["inpaint: HD"][d]

@@ -541,6 +541,7 @@ def test_training_distill_mask_fits_the_teacher(tmp_path):
             "--density", "0.1", "--lr", "3e-3", *common]  # fmt: skip
     main([*args, "--max-steps", "1"])
     first = [float(r[4]) for r in csv_rows(out / "log.csv")]
+    g1 = W.load_bundle(out / "last.safetensors").generator.state_dict()
     main([*args, "--max-steps", "60", "--resume"])
     rows = csv_rows(out / "log.csv")
     assert rows[-1][0] == "60"
@@ -548,6 +549,7 @@ def test_training_distill_mask_fits_the_teacher(tmp_path):
     assert np.mean(late) < first[0]
     b = W.load_bundle(out / "last.safetensors")
     assert b.mask_generator.cfg.noise_skip and b.generator.guided
+    assert all(torch.equal(v, g1[k]) for k, v in b.generator.state_dict().items())  # g fixed
     with pytest.raises(SystemExit):
         main([*args, "--pretrain-mask", "--max-steps", "1"])
 

@@ -8,6 +8,12 @@ Modes:
 * ``--mode joint`` -- mask generator m, generator g and critic d, all updated every step; the
   mask loss is Eq. (4): ``| |b|_1 / N - D | + beta * MAE`` with ``beta = 1``.
 
+Deviations for the CPU budget (joint mode with ``--guide``; each trains the mask generator
+alone): ``--pretrain-mask`` (Eq. 4 with the exact diffusion inpainting of the binary mask) and
+``--distill-mask`` (regress the binarisation block's pre-activation onto the weighted coin
+flips of the learned diffusion-mask network for the same noise), usually with ``--noise-skip``
+(the binarisation block also sees the noise, ``HourglassConfig.noise_skip``).
+
 Adam with learning rate 5e-5 (Sec. 4.1). Images: random colour crops (``--crop``) of a folder
 (default ``../shared/data/bsds500/train`` relative to the repository), random flips, values
 in [0, 1]. Validation: fixed crops of ``bsds500/val`` with random masks at 5 % and 10 %, PSNR
@@ -482,7 +488,7 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="joint mode with --guide: train only the mask generator to reproduce the weighted "
         "coin flips of a learned diffusion-mask network (default weights/learned_masks) for the "
-        "same noise, a warm start for --pretrain-mask (not in the paper)",
+        "same noise; g and the critic stay fixed (not in the paper)",
     )
     ap.add_argument(
         "--noise-skip",

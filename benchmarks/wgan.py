@@ -328,20 +328,22 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(x) for x in a.sizes.split(",")]
     crops_dir, full_dir = resolve_data(a.data)
     try:
-        gen_meta = load_bundle("wgan_inpaint").meta
+        base = load_bundle("wgan_inpaint")
+        gen_meta = base.meta
     except SparseCodecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     all_models = available_models()
     mask_models = {d: all_models[m] for d in densities for m in all_models if abs(m - d) < 1e-9}
+    stored_g = {n: load_bundle(n).generator for n in mask_models.values()}
     joint_gen = {
-        d: n for d, n in mask_models.items() if load_bundle(n).generator is not None
+        d: n for d, n in mask_models.items() if stored_g[n] is not None
     }  # the paper's MG pairs the mask generator with its jointly trained generator
-    base_g = load_bundle("wgan_inpaint").generator.state_dict()
+    base_g = base.generator.state_dict()
     same_g = [
         n
         for n in joint_gen.values()
-        if all(torch.equal(v, base_g[k]) for k, v in load_bundle(n).generator.state_dict().items())
+        if all(torch.equal(v, base_g[k]) for k, v in stored_g[n].state_dict().items())
     ]  # mask models whose stored generator is wgan_inpaint's (not trained jointly)
     cache = MaskCache(a.cache)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 _M = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+#: luma weights of R, G, B (ITU-R BT.601, the first row of the YCbCr matrix)
+LUMA_WEIGHTS: tuple[float, float, float] = tuple(float(w) for w in _M[0])
 _OFFSET = np.array([0.0, 128.0, 128.0])
 _MINV = np.linalg.inv(_M)
 

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..colour import LUMA_WEIGHTS
 from ..inpainting.wgan_decoder import diffusion_guide
 from ..nets.wgan import (
     Critic,
@@ -47,6 +48,7 @@ from ..nets.wgan import (
     HourglassConfig,
     InpaintGenerator,
     MaskGenerator,
+    binarise,
     load_bundle,
     save_bundle,
 )
@@ -394,9 +396,6 @@ def _mask_step(m, opt_m, f, gen, a, world):
     return zero, zero, mae, loss_m, dens
 
 
-LUMA = (0.299, 0.587, 0.114)
-
-
 def _distill_step(m, opt_m, f, gen, a, world, teacher):
     """``--distill-mask``: warm start of the mask generator (not in the paper). The target is
     the weighted coin flip ``r_0 < p`` of the learned diffusion-mask network's probabilities
@@ -406,13 +405,13 @@ def _distill_step(m, opt_m, f, gen, a, world, teacher):
     error of ``z / 12`` (no saturation of the hard sigmoid, so every pixel gives a gradient)."""
     r = torch.rand(f.shape, generator=gen).to(f.device)
     with torch.no_grad():
-        y = sum(w * f[:, i : i + 1] for i, w in enumerate(LUMA)).contiguous()
+        y = sum(w * f[:, i : i + 1] for i, w in enumerate(LUMA_WEIGHTS)).contiguous()
         dens_t = torch.full((f.shape[0],), a.density, device=f.device)
         p = teacher(y, dens_t)
         target = (r[:, :1] < p).float()
     z = m.logits(r, f)
     loss_m = (z / 12.0 - (p - r[:, :1])).square().mean()
-    b = torch.floor(torch.nn.functional.hardsigmoid(z.detach()) + 0.5)
+    b = binarise(torch.nn.functional.hardsigmoid(z.detach()))
     _update_mask_generator(m, opt_m, loss_m, world)
     zero = torch.zeros(())
     return zero, zero, (b - target).abs().mean(), loss_m, b.mean(dim=(1, 2, 3))

@@ -333,8 +333,9 @@ def run_sparsecodec(
     for lv in levels:
         t0 = time.perf_counter()
         res = sparsecodec.encode_image(
-            img, density, m, levels=lv, tonal=tonal, decoder=decoder, reconstruct=False
-        )
+            img, density, mask_name, mask_array=m, levels=lv, tonal=tonal, decoder=decoder,
+            reconstruct=False,
+        )  # fmt: skip
         t1 = time.perf_counter()
         rec = sparsecodec.decode(res.data)
         t2 = time.perf_counter()

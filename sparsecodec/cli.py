@@ -121,7 +121,12 @@ def cli() -> None:
     help="Colour space of the stored values.",
 )
 @click.option(
-    "--decoder", type=click.Choice(["diffusion", "wgan"]), default="diffusion", show_default=True
+    "--decoder",
+    type=click.Choice(["diffusion", "wgan", "wgan-joint"]),
+    default="diffusion",
+    show_default=True,
+    help="wgan: the generator trained on random masks; wgan-joint: the generator bundled with "
+    "the mask WGAN of the mask's density (chosen automatically for --mask wgan --decoder wgan).",
 )
 @click.option(
     "--tonal/--no-tonal",

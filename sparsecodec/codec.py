@@ -18,7 +18,11 @@ from .colour import luma, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import OptionError
 from .io import check_image
 
-DECODERS = {"diffusion": 0, "wgan": 1}
+#: decoder ids of the header: homogeneous diffusion; the WGAN generator ``wgan_inpaint``
+#: (trained on random masks); the generator bundled with the mask WGAN model for the mask's
+#: density (``wgan_mask_dNN``, adapted to that mask generator's masks). ``decoder="wgan"``
+#: with ``mask="wgan"`` writes ``wgan-joint``: the paper's pairing of the two networks
+DECODERS = {"diffusion": 0, "wgan": 1, "wgan-joint": 2}
 COLOUR_SPACES = {"rgb": 0, "ycbcr": 1}
 #: defaults of ``sparsecodec encode`` and :func:`encode`, chosen from the rate-distortion
 #: benchmark (benchmarks/results/rd.md, issue 8): quadtree masks with tonal optimisation have
@@ -139,10 +143,15 @@ def rebuild(header, mask: np.ndarray, q: np.ndarray) -> np.ndarray:
         from .inpainting import solve
 
         u = solve(values, mask, solver=DECODE_SOLVER, tol=DECODE_TOL).u
-    elif header.decoder == DECODERS["wgan"]:
-        from .inpainting.wgan_decoder import wgan_inpaint
+    elif header.decoder in (DECODERS["wgan"], DECODERS["wgan-joint"]):
+        from .inpainting.wgan_decoder import DEFAULT_MODEL, wgan_inpaint
 
-        out = wgan_inpaint(image_space(values, header.colour), mask, seed=header.seed)
+        model = DEFAULT_MODEL
+        if header.decoder == DECODERS["wgan-joint"]:
+            from .masks.wgan import joint_model
+
+            model = joint_model(mask)
+        out = wgan_inpaint(image_space(values, header.colour), mask, seed=header.seed, model=model)
         return np.clip(np.round(out), 0, 255).astype(np.uint8)
     else:
         raise BitstreamError(f"unknown decoder id {header.decoder}")
@@ -239,6 +248,8 @@ def encode_image(
 
     chw = to_coding_space(img, cs)
     tonal = bool(tonal) and decoder == "diffusion"  # the WGAN decoder ignores stored values' fit
+    if decoder == "wgan" and isinstance(mask, str) and mask == "wgan":
+        decoder = "wgan-joint"  # the mask generator's own (jointly adapted) inpainting generator
     if tonal:
         from .tonal import optimise_tonal
 

@@ -64,6 +64,36 @@ def test_unet_shapes_and_multiple():
     assert i(f, c).shape == f.shape
 
 
+@pytest.mark.parametrize("shape", [(1, 5, 17, 23), (2, 3, 2, 9), (1, 4, 1, 6), (1, 2, 8, 1)])
+def test_replicate_conv_inference_path_matches_padded_conv(shape):
+    """The inference path of ReplicateConv2d (zero-padded conv + recomputed border frame) equals
+    PyTorch's replicate-padded convolution, channels-last or not, on odd and thin inputs."""
+    from sparsecodec.nets.unet import ReplicateConv2d
+
+    torch.manual_seed(1)
+    conv = ReplicateConv2d(shape[1], 6)
+    x = torch.randn(shape)
+    ref = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"), conv.weight, conv.bias
+    )
+    with torch.no_grad():
+        for t in (x, x.contiguous(memory_format=torch.channels_last)):
+            assert torch.allclose(conv(t), ref, atol=1e-5, rtol=0)
+    out = conv(x.requires_grad_())  # training path: autograd through the padded conv
+    assert torch.allclose(out, ref, atol=1e-6) and out.requires_grad
+
+
+def test_unet_inference_matches_training_path():
+    """UNet without autograd (fast border-frame convolutions) gives the training-path output."""
+    torch.manual_seed(2)
+    net = UNet(2, 1, base=4, scales=3, layers=2)
+    x = torch.randn(1, 2, 20, 12)
+    with torch.no_grad():
+        fast = net(x)
+    slow = net(x)
+    assert torch.allclose(fast, slow.detach(), atol=1e-5)
+
+
 def test_rescale_to_density_caps_mean_only_when_exceeded():
     c = torch.stack([torch.full((1, 8, 8), 0.5), torch.full((1, 8, 8), 0.01)])
     d = torch.tensor([0.05, 0.05])

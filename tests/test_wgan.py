@@ -436,6 +436,30 @@ def test_guided_codec_roundtrip(guided_weights):
     assert np.array_equal(decode(res.data), np.asarray(res.reconstruction))
 
 
+def test_joint_decoder_uses_the_mask_models_generator(weights):
+    """--mask wgan --decoder wgan writes the wgan-joint decoder: the generator bundled with the
+    mask model of the mask's density rebuilds the image, in the encoder and the decoder alike;
+    other masks keep wgan_inpaint."""
+    from sparsecodec.codec import DECODERS, decode, describe, encode_image
+    from sparsecodec.masks.wgan import joint_model
+
+    rng = np.random.default_rng(9)
+    im = (rng.random((24, 30, 3)) * 255).astype(np.uint8)
+    res = encode_image(im, density=0.1, mask="wgan", decoder="wgan", seed=4, tonal=False)
+    assert describe(res.data)["decoder"] == "wgan-joint"
+    assert res.stats["decoder"] == "wgan-joint"
+    out = decode(res.data)
+    assert np.array_equal(out, np.asarray(res.reconstruction))
+    assert joint_model(res.mask) == "wgan_mask_d10"
+    plain = encode_image(im, density=0.1, mask=res.mask, decoder="wgan", seed=4, tonal=False)
+    assert describe(plain.data)["decoder"] == "wgan"  # a custom mask keeps wgan_inpaint
+    assert not np.array_equal(decode(plain.data), out)  # the two generators differ
+    explicit = encode_image(im, 0.1, mask="random", decoder="wgan-joint", seed=4, tonal=False)
+    assert describe(explicit.data)["decoder"] == "wgan-joint"
+    assert np.array_equal(decode(explicit.data), np.asarray(explicit.reconstruction))
+    assert DECODERS["wgan-joint"] == 2
+
+
 def test_training_smoke_guided(tmp_path):
     """--guide trains a guided generator (HD at step 0) and initialises the joint mode."""
     from sparsecodec.training.mask_wgan import main
@@ -497,6 +521,34 @@ def test_training_pretrain_mask_updates_only_the_mask_generator(tmp_path):
     with pytest.raises(SystemExit):  # needs the guided generator
         main(["--mode", "joint", "--pretrain-mask", "--out", str(out), "--max-steps", "1",
               *common[:-1]])  # fmt: skip
+
+
+def test_training_freeze_mask_updates_only_the_generator(tmp_path):
+    """--freeze-mask: Eq. (2)-(3) on the fixed mask generator's masks; m stays bit-identical,
+    g and the critic learn, the checkpoint resumes; it needs --init-mask."""
+    from sparsecodec.training.mask_wgan import main
+
+    common = _tiny_training_args(tmp_path, 1) + ["--guide"]
+    joint = tmp_path / "joint"
+    main(["--mode", "joint", "--out", str(joint), "--max-steps", "1", "--density", "0.1",
+          *common])  # fmt: skip
+    start = joint / "last.safetensors"
+    out = tmp_path / "fit"
+    args = ["--mode", "joint", "--freeze-mask", "--init-mask", str(start), "--init-generator",
+            str(start), "--out", str(out), "--density", "0.1", "--lr", "1e-2", *common]  # fmt: skip
+    main([*args, "--max-steps", "2"])
+    main([*args, "--max-steps", "3", "--resume"])
+    b0 = W.load_bundle(start)
+    ck = torch.load(out / "ckpt.pt", weights_only=False)
+    assert ck["step"] == 3 and "opt_m" not in ck
+    g0, m0 = b0.generator.state_dict(), b0.mask_generator.state_dict()
+    assert all(torch.equal(v, m0[k]) for k, v in ck["m"].items())  # m is not trained
+    assert not all(torch.equal(v, g0[k]) for k, v in ck["g"].items())  # g is
+    rows = csv_rows(out / "log.csv")
+    assert rows[-1][5] == "0.00000"  # no mask-generator loss
+    with pytest.raises(SystemExit):  # needs the mask generator to start from
+        main(["--mode", "joint", "--freeze-mask", "--out", str(out), "--max-steps", "1",
+              *common])  # fmt: skip
 
 
 def test_noise_skip_threshold_init_gives_the_random_mask(tmp_path):

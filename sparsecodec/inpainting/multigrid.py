@@ -236,14 +236,17 @@ def _prolong_fine(e, ec, known, fy, fx, omega):
         for c in range(C):
             er = e[c, i]
             ecr = ec[c, I]
+            # branch-free (vectorised): known pixels get 0 added
             if fx == 2:
-                for j in range(W):
-                    if not km[j]:
-                        er[j] += omega * ecr[j >> 1]
+                for J in range(W // 2):
+                    v = omega * ecr[J]
+                    er[2 * J] += v * (1 - km[2 * J])
+                    er[2 * J + 1] += v * (1 - km[2 * J + 1])
+                if W % 2 and not km[W - 1]:
+                    er[W - 1] += omega * ecr[W // 2]
             else:
                 for j in range(W):
-                    if not km[j]:
-                        er[j] += omega * ecr[j]
+                    er[j] += omega * ecr[j] * (1 - km[j])
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,12 +310,11 @@ def _residual_restrict_coarse_py(e, r, op, fy, fx, Hc, Wc):
                 bu = wy[i - 1] if i > 0 else wy[H - 1]
                 t = tmp[I]
                 for j in range(W):
-                    v = b[j] * dn[j] + bu[j] * up[j] - d[j] * cur[j]
-                    if j < W - 1:
-                        v += a[j] * cur[j + 1]
-                    if j > 0:
-                        v += a[j - 1] * cur[j - 1]
-                    t[j] = v
+                    t[j] = b[j] * dn[j] + bu[j] * up[j] - d[j] * cur[j]
+                for j in range(W - 1):  # east and west couplings (branch-free, vectorised)
+                    t[j] += a[j] * cur[j + 1]
+                for j in range(1, W):
+                    t[j] += a[j - 1] * cur[j - 1]
                 _accumulate(out, rr, t, fx, W)
     return rc
 
@@ -326,14 +328,17 @@ def _prolong_coarse_py(e, ec, op, fy, fx, omega):
             er = e[c, i]
             ecr = ec[c, I]
             iv = invd[i]
+            # branch-free: nodes without unknowns (1 / diag = 0) get 0 added
             if fx == 2:
-                for j in range(W):
-                    if iv[j] != 0.0:
-                        er[j] += omega * ecr[j >> 1]
+                for J in range(W // 2):
+                    v = omega * ecr[J]
+                    er[2 * J] += v * (iv[2 * J] != 0.0)
+                    er[2 * J + 1] += v * (iv[2 * J + 1] != 0.0)
+                if W % 2 and iv[W - 1] != 0.0:
+                    er[W - 1] += omega * ecr[W // 2]
             else:
                 for j in range(W):
-                    if iv[j] != 0.0:
-                        er[j] += omega * ecr[j]
+                    er[j] += omega * ecr[j] * (iv[j] != 0.0)
 
 
 _PAR = {}

@@ -19,6 +19,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+#: reductions may be reassociated (so LLVM vectorises them); every other IEEE rule is kept
+_REDUCE = {"reassoc"}
+
 
 @njit(cache=True, inline="always")
 def lap_row(out, cur, up, dn, km, has_up, has_dn):
@@ -63,7 +66,7 @@ def _rows(a, c, i, H):
     return cur, up, dn
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=_REDUCE)
 def residual(u, known, g, has_g, out):
     """``out = g + A u`` on unknown pixels, 0 on known ones; returns per-channel squared norms."""
     C, H, W = u.shape
@@ -83,7 +86,7 @@ def residual(u, known, g, has_g, out):
     return part.sum(axis=1)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=_REDUCE)
 def rhs_norm(f, known, g, has_g):
     """Per-channel 2-norm of ``b = g_u + A_uk f_k``, the right-hand side of the reduced system."""
     C, H, W = f.shape
@@ -108,7 +111,7 @@ def rhs_norm(f, known, g, has_g):
     return np.sqrt(part.sum(axis=1))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=_REDUCE)
 def matvec_dot(p, known, q):
     """``q = M p = -(A p)`` on unknown pixels (``p`` is zero on known ones); returns ``p . q``."""
     C, H, W = p.shape
@@ -127,7 +130,7 @@ def matvec_dot(p, known, q):
     return part.sum(axis=1)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=_REDUCE)
 def cg_update(x, r, p, q, alpha):
     """``x += alpha p``, ``r -= alpha q`` (per channel); returns per-channel ``r . r``."""
     C, H, W = x.shape
@@ -135,15 +138,17 @@ def cg_update(x, r, p, q, alpha):
     for i in prange(H):
         for c in range(C):
             a = alpha[c]
+            s = 0.0
             for j in range(W):
                 x[c, i, j] += a * p[c, i, j]
                 rv = r[c, i, j] - a * q[c, i, j]
                 r[c, i, j] = rv
-                part[c, i] += rv * rv
+                s += rv * rv
+            part[c, i] = s
     return part.sum(axis=1)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=_REDUCE)
 def dot(a, b):
     """Per-channel dot products of two ``(C, H, W)`` arrays."""
     C, H, W = a.shape

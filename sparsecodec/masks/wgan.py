@@ -52,6 +52,14 @@ def choose_model(density: float) -> str:
     return models[best]
 
 
+def joint_model(mask: np.ndarray) -> str:
+    """Mask model whose generator decodes ``mask`` with the ``wgan-joint`` decoder: the one
+    nearest to the mask's density (a function of the decoded mask only, so encoder and decoder
+    agree)."""
+    m = np.asarray(mask, dtype=bool)
+    return choose_model(max(float(m.mean()), 1.0 / max(m.size, 1)))
+
+
 def adjust_count(b: np.ndarray, c: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Binary mask with exactly ``n`` pixels, keeping as much of ``b`` as possible; pixels are
     ranked by confidence ``c`` (plus tiny seeded jitter to break ties)."""

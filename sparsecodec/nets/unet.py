@@ -15,13 +15,35 @@ from torch import nn
 from torch.nn import functional as F
 
 
+class ReplicateConv2d(nn.Conv2d):
+    """3x3 convolution with replicate padding (no zero border the mask network could use to
+    locate the image edge).
+
+    Without autograd (inference) it avoids PyTorch's full-size padded copy: a zero-padded
+    convolution of the whole input, then the one-pixel output frame recomputed from thin
+    replicate-padded strips (the same sums, so equal up to float rounding; about 2.5x faster on
+    this CPU for a 512x512 channels-last input). Training uses the plain padded convolution.
+    """
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__(c_in, c_out, 3, padding=1, padding_mode="replicate")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() or x.shape[-2] < 2 or x.shape[-1] < 2:
+            return super().forward(x)
+        w, b = self.weight, self.bias
+        y = F.conv2d(x, w, b, padding=1)
+        y[..., :1, :] = F.conv2d(F.pad(x[..., :2, :], (1, 1, 1, 0), mode="replicate"), w, b)
+        y[..., -1:, :] = F.conv2d(F.pad(x[..., -2:, :], (1, 1, 0, 1), mode="replicate"), w, b)
+        y[..., :1] = F.conv2d(F.pad(x[..., :2], (1, 0, 1, 1), mode="replicate"), w, b)
+        y[..., -1:] = F.conv2d(F.pad(x[..., -2:], (0, 1, 1, 1), mode="replicate"), w, b)
+        return y
+
+
 def _block(c_in: int, c_out: int, layers: int) -> nn.Sequential:
     mods: list[nn.Module] = []
     for i in range(layers):
-        # replicate padding: no zero border the mask network could use to locate the image edge
-        mods.append(
-            nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, padding_mode="replicate")
-        )
+        mods.append(ReplicateConv2d(c_in if i == 0 else c_out, c_out))
         mods.append(nn.LeakyReLU(0.1, inplace=True))
     return nn.Sequential(*mods)
 
@@ -73,9 +95,11 @@ class UNet(nn.Module):
             skips.append(x)
         skips.pop()
         for up, block in zip(self.up, self.dec, strict=True):
-            # bilinear up-sampling then 1x1 conv: no stride-2 periodic (checkerboard) patterns,
-            # which the mask network otherwise exploits to emit image-independent grids
-            x = up(F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False))
+            # bilinear up-sampling and 1x1 conv: no stride-2 periodic (checkerboard) patterns,
+            # which the mask network otherwise exploits to emit image-independent grids. Both
+            # are linear and the bilinear weights sum to 1, so they commute: the conv runs first,
+            # on 4x fewer pixels, and the up-sampling on half the channels.
+            x = F.interpolate(up(x), scale_factor=2.0, mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skips.pop()], dim=1))
         return self.head(x)
 

@@ -267,6 +267,12 @@ def export(run: Path, name: str, which: str = "best") -> Path:
             " density D for the same noise (MSE between the binarisation block's pre-activation"
             " z / 12 and p - r_0)"
         )
+    if cfg.get("freeze_mask"):
+        lines.append(
+            "- `--freeze-mask` (deviation from the paper): the critic and g were trained by"
+            " Eq. (2)-(3) on the masks of the fixed mask generator from `--init-mask`; the mask"
+            " generator was not updated in this run"
+        )
     if cfg.get("noise_skip"):
         lines.append(
             "- `--noise-skip` (deviation from the paper): the binarisation block's transposed"
@@ -331,7 +337,12 @@ def _gan_step(g, d, m, opt_g, opt_d, opt_m, f, gen, a, world):
         b = random_masks(a.batch, a.crop, a.dmin, a.dmax, gen).to(dev)
     else:
         r_m = torch.rand(f.shape, generator=gen).to(dev)
-        b, _ = m(r_m, f)
+        if opt_m is None:  # --freeze-mask: g and the critic learn m's masks, m stays fixed
+            with torch.no_grad():
+                b, _ = m(r_m, f)
+            m = None
+        else:
+            b, _ = m(r_m, f)
     if g.guided and a.adjoint and m is not None:
         h = ExactDiffusion.apply(b, f)  # gradient reaches b, hence m (straight through)
     else:
@@ -490,6 +501,12 @@ def main(argv: list[str] | None = None) -> None:
         "same noise; g and the critic stay fixed (not in the paper)",
     )
     ap.add_argument(
+        "--freeze-mask",
+        action="store_true",
+        help="joint mode with --init-mask: Eq. (2)-(3) train the critic and g on the masks of "
+        "the fixed mask generator (m is not updated; not in the paper, which updates all three)",
+    )
+    ap.add_argument(
         "--noise-skip",
         action="store_true",
         help="the mask generator's binarisation block also sees the noise r "
@@ -516,6 +533,10 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("--adjoint, --pretrain-mask and --distill-mask need --mode joint and --guide")
     if a.pretrain_mask and a.distill_mask:
         ap.error("--pretrain-mask and --distill-mask are separate runs")
+    if a.freeze_mask and (a.mode != "joint" or a.init_mask is None):
+        ap.error("--freeze-mask needs --mode joint and --init-mask")
+    if a.freeze_mask and (a.pretrain_mask or a.distill_mask or a.adjoint):
+        ap.error("--freeze-mask trains g only: no --pretrain-mask, --distill-mask or --adjoint")
     if a.export:
         export(a.out, a.export, a.export_from)
         return
@@ -561,6 +582,9 @@ def main(argv: list[str] | None = None) -> None:
     opt_g = torch.optim.Adam(g.parameters(), lr=a.lr)
     opt_d = torch.optim.Adam(d.parameters(), lr=a.lr)
     opt_m = torch.optim.Adam(m.parameters(), lr=a.lr) if m is not None else None
+    if a.freeze_mask:
+        m.requires_grad_(False)
+        opt_m = None
 
     step, trained_seconds, best = 0, 0.0, -1e9
     rng = np.random.default_rng(a.seed * 1000 + rank)
@@ -573,6 +597,7 @@ def main(argv: list[str] | None = None) -> None:
         opt_d.load_state_dict(ck["opt_d"])
         if m is not None:
             m.load_state_dict(ck["m"])
+        if opt_m is not None:
             opt_m.load_state_dict(ck["opt_m"])
         step, trained_seconds, best = ck["step"], ck["seconds"], ck["best"]
         for opt in (opt_g, opt_d, opt_m):
@@ -604,6 +629,8 @@ def main(argv: list[str] | None = None) -> None:
         "pretrain_mask": bool(a.pretrain_mask),
         "distill_mask": str(a.distill_mask) if a.distill_mask else "",
         "noise_skip": bool(a.noise_skip),
+        "freeze_mask": bool(a.freeze_mask),
+        "init_mask": str(a.init_mask) if a.init_mask else "",
     }
     (a.out / "config.json").write_text(json.dumps({**meta, **vars(a)}, default=str, indent=1))
 
@@ -628,6 +655,7 @@ def main(argv: list[str] | None = None) -> None:
         }
         if m is not None:
             state["m"] = m.state_dict()
+        if opt_m is not None:
             state["opt_m"] = opt_m.state_dict()
         torch.save(state, ckpt_path.with_suffix(".tmp"))
         os.replace(ckpt_path.with_suffix(".tmp"), ckpt_path)
@@ -651,6 +679,8 @@ def main(argv: list[str] | None = None) -> None:
         print("val", json.dumps(res), flush=True)
         if a.pretrain_mask or a.distill_mask:
             score = -res["mask_val_loss_hd"]
+        elif a.freeze_mask:
+            score = res["psnr_mg"]
         elif m is not None:
             score = -res["mask_val_loss"]
         else:

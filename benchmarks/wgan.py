@@ -400,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
             f" (for {', '.join(same_g)} it is `wgan_inpaint`'s generator, unchanged: those mask"
             " generators were not trained jointly with it, see their cards)."
             if same_g
-            else " (trained jointly with it)."
+            else " (trained with that mask generator's masks; how, see their cards), as the"
+            " codec's `wgan-joint` decoder does."
         ),
         "",
     ]

@@ -249,7 +249,7 @@ def encode_image(
     chw = to_coding_space(img, cs)
     tonal = bool(tonal) and decoder == "diffusion"  # the WGAN decoder ignores stored values' fit
     if decoder == "wgan" and isinstance(mask, str) and mask == "wgan":
-        decoder = "wgan-joint"  # the mask generator's own (jointly adapted) inpainting generator
+        decoder = "wgan-joint"  # the generator adapted to this mask generator's masks
     if tonal:
         from .tonal import optimise_tonal
 

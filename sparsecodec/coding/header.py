@@ -35,8 +35,10 @@ class Header:
     """Everything the decoder needs besides the two payloads.
 
     ``colour``: 0 = grey/RGB stored as is, 1 = YCbCr-like transform. ``decoder``: 0 = diffusion,
-    1 = WGAN. ``levels``: quantisation levels per channel. ``mask_bytes``/``values_bytes`` are
-    filled in by :func:`sparsecodec.coding.bitstream.write_stream`.
+    1 = WGAN (``wgan_inpaint``), 2 = WGAN joint (the generator of the mask model for the mask's
+    density; see ``sparsecodec.codec.DECODERS``). ``levels``: quantisation levels per channel.
+    ``mask_bytes``/``values_bytes`` are filled in by
+    :func:`sparsecodec.coding.bitstream.write_stream`.
     """
 
     width: int

@@ -66,6 +66,7 @@ class MaskCache:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self.hits = 0  # lookups answered from the file (masks and times of an earlier run)
         self.data: dict[str, np.ndarray] = {}
         if path is not None and path.is_file():
             with np.load(path) as z:
@@ -74,6 +75,7 @@ class MaskCache:
     def get(self, key: str) -> tuple[np.ndarray, float] | None:
         if key not in self.data:
             return None
+        self.hits += 1
         return self.data[key].astype(bool), float(self.data[key + "#t"][0])
 
     def put(self, key: str, mask: np.ndarray, seconds: float) -> None:
@@ -403,6 +405,10 @@ def main(argv: list[str] | None = None) -> int:
             else " (trained with that mask generator's masks; how, see their cards), as the"
             " codec's `wgan-joint` decoder does."
         ),
+        ""
+        if not cache.hits
+        else f"PS / PS+NLPE masks and their run times: {cache.hits} taken from `--cache` (computed"
+        " and timed in an earlier run, possibly with older code).",
         "",
     ]
     for name, r in results:

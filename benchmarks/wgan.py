@@ -405,12 +405,14 @@ def main(argv: list[str] | None = None) -> int:
             else " (trained with that mask generator's masks; how, see their cards), as the"
             " codec's `wgan-joint` decoder does."
         ),
-        ""
-        if not cache.hits
-        else f"PS / PS+NLPE masks and their run times: {cache.hits} taken from `--cache` (computed"
-        " and timed in an earlier run, possibly with older code).",
         "",
     ]
+    if cache.hits:
+        lines += [
+            f"PS / PS+NLPE masks and their run times: {cache.hits} taken from `--cache` (computed"
+            " and timed in an earlier run, possibly with older code).",
+            "",
+        ]
     for name, r in results:
         lines += [f"## {name}", "", quality_tables(r["scores"], densities), ""]
     head = ["step (128x128)" if tsize == 128 else f"step ({tsize}x{tsize})"]

@@ -12,7 +12,9 @@ Deviations for the CPU budget (joint mode with ``--guide``; each trains the mask
 alone): ``--pretrain-mask`` (Eq. 4 with the exact diffusion inpainting of the binary mask) and
 ``--distill-mask`` (regress the binarisation block's pre-activation onto the weighted coin
 flips of the learned diffusion-mask network for the same noise), usually with ``--noise-skip``
-(the binarisation block also sees the noise, ``HourglassConfig.noise_skip``).
+(the binarisation block also sees the noise, ``HourglassConfig.noise_skip``); and
+``--freeze-mask`` (Eq. 2-3 train g and the critic on the masks of a fixed mask generator from
+``--init-mask``; the generator the codec's ``wgan-joint`` decoder pairs with it).
 
 Adam with learning rate 5e-5 (Sec. 4.1). Images: random colour crops (``--crop``) of a folder
 (default ``../shared/data/bsds500/train`` relative to the repository), random flips, values
@@ -337,7 +339,7 @@ def _gan_step(g, d, m, opt_g, opt_d, opt_m, f, gen, a, world):
         b = random_masks(a.batch, a.crop, a.dmin, a.dmax, gen).to(dev)
     else:
         r_m = torch.rand(f.shape, generator=gen).to(dev)
-        if opt_m is None:  # --freeze-mask: g and the critic learn m's masks, m stays fixed
+        if a.freeze_mask:  # g and the critic learn m's masks, m stays fixed
             with torch.no_grad():
                 b, _ = m(r_m, f)
             m = None

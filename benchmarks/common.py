@@ -57,3 +57,12 @@ def machine() -> str:
 
 def command() -> str:
     return "python -m benchmarks." + Path(sys.argv[0]).stem + " " + " ".join(sys.argv[1:])
+
+
+def network_precisions() -> list[str]:
+    """Precisions to time the networks at: the default (``auto``) of this machine first, then
+    float32 if that is not the default (``sparsecodec.nets.precision``)."""
+    from sparsecodec.nets.precision import resolve_precision
+
+    default = resolve_precision("auto")
+    return [default] + (["float32"] if default != "float32" else [])

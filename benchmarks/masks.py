@@ -29,7 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, command, images, load, machine, table
+from benchmarks.common import (
+    DEFAULT_DATA,
+    RESULTS,
+    command,
+    images,
+    load,
+    machine,
+    network_precisions,
+    table,
+)
 from sparsecodec.inpainting import solve
 from sparsecodec.masks.belhachmi import belhachmi_mask
 from sparsecodec.masks.nlpe import nlpe_refine
@@ -150,18 +159,20 @@ def make_masks(
     return {m: out[m] for m in methods}
 
 
-def network_pass(f: np.ndarray, d: float) -> tuple[float, float]:
+def network_pass(f: np.ndarray, d: float, precision: str = "auto") -> tuple[float, float]:
     """Wall and CPU time of one bare mask-network pass on ``f``."""
     from sparsecodec.masks.learned import mask_probabilities
 
-    _, w, c = timed(lambda: mask_probabilities(f, d))
+    _, w, c = timed(lambda: mask_probabilities(f, d, precision=precision))
     return w, c
 
 
-def network_timing(f: np.ndarray, d: float, repeats: int) -> tuple[float, float]:
+def network_timing(
+    f: np.ndarray, d: float, repeats: int, precision: str = "auto"
+) -> tuple[float, float]:
     """Median wall and CPU time of ``repeats`` network passes after one warm-up pass."""
-    network_pass(f, d)
-    t = np.array([network_pass(f, d) for _ in range(repeats)])
+    network_pass(f, d, precision)
+    t = np.array([network_pass(f, d, precision) for _ in range(repeats)])
     return float(np.median(t[:, 0])), float(np.median(t[:, 1]))
 
 
@@ -423,9 +434,13 @@ def main(argv: list[str] | None = None) -> None:
             big, src = generated_image(n), "a generated test image"
         else:
             big, src = big[:n, :n], f"{bank.name} (grey, cropped)"
-        w, c = network_timing(big, 0.05, args.net_repeats)
-        net_time = (n, src, w, c)
-        print(f"network pass {n}x{n}: median wall {w * 1e3:.1f} ms, CPU {c * 1e3:.1f} ms")
+        times = {}
+        for prec in network_precisions():
+            w, c = times[prec] = network_timing(big, 0.05, args.net_repeats, prec)
+            print(
+                f"network pass {n}x{n} {prec}: median wall {w * 1e3:.1f} ms, CPU {c * 1e3:.1f} ms"
+            )
+        net_time = (n, src, times)
 
     def write_report(done: int, total: int) -> None:
         """(Re)write the results file with the rows so far."""
@@ -527,17 +542,26 @@ def main(argv: list[str] | None = None) -> None:
                 "",
             ]
         if net_time is not None:
-            n, src, w, c = net_time
-            ok = "yes" if w <= 0.1 else "no"
-            okc = "yes" if c <= 0.1 else "no"
+            from sparsecodec.nets.precision import resolve_precision
+
+            n, src, times = net_time
+            default = resolve_precision("auto")
             text += [
                 "**Network pass** (`sparsecodec.masks.learned.mask_probabilities`, density "
-                f"5 %) on a {n}x{n} image ({src}): median of {args.net_repeats} runs after one "
-                "warm-up: "
-                f"**{w * 1e3:.1f} ms wall, {c * 1e3:.1f} ms CPU** ({threads}). "
-                f"Target <= 100 ms: wall {ok}, CPU {okc}.",
+                f"5 %) on a {n}x{n} image ({src}), {threads}: median of {args.net_repeats} runs "
+                f"after one warm-up; the default precision `auto` is {default} on this machine "
+                "(`sparsecodec.nets.precision`):",
                 "",
             ]
+            for prec, (w, c) in times.items():
+                ok = "yes" if w <= 0.1 else "no"
+                okc = "yes" if c <= 0.1 else "no"
+                tag = " (default)" if prec == default else ""
+                text.append(
+                    f"- {prec}{tag}: **{w * 1e3:.1f} ms wall, {c * 1e3:.1f} ms CPU**. "
+                    f"Target <= 100 ms: wall {ok}, CPU {okc}."
+                )
+            text.append("")
         text += ["## Summary", ""]
         text += summary(recs, sets, alld, used)
         text += targets(recs, sets, alld)

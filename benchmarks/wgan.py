@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, command, machine, table
+from benchmarks.common import DEFAULT_DATA, RESULTS, command, machine, network_precisions, table
 
 HD = "HD"
 WG = "WGAN"
@@ -220,6 +220,7 @@ def run_times(
         return statistics.median(ts)
 
     out: dict[str, dict[float, float]] = {}
+    precisions = network_precisions()
     for d in densities:
         rnd = sparsecodec.make_mask(img, d, strategy="random", seed=0)
         out.setdefault("mask: random", {})[d] = median(
@@ -228,24 +229,32 @@ def run_times(
         out.setdefault("mask: Belhachmi", {})[d] = median(
             lambda d=d: sparsecodec.make_mask(img, d, strategy="belhachmi", seed=0)
         )
-        if d in mask_models:
-            m = mask_models[d]
-            out.setdefault("mask: mask-WGAN", {})[d] = median(
-                lambda d=d, m=m: sparsecodec.make_mask(
-                    img, d, strategy="wgan", seed=0, colour=img, model=m
+        for p in precisions:  # the default precision's rows carry no suffix
+            sfx = "" if p == precisions[0] else f", {p}"
+            if d in mask_models:
+                m = mask_models[d]
+                out.setdefault(f"mask: mask-WGAN{sfx}", {})[d] = median(
+                    lambda d=d, m=m, p=p: sparsecodec.make_mask(
+                        img, d, strategy="wgan", seed=0, colour=img, model=m, precision=p
+                    )
                 )
-            )
         out.setdefault("inpaint: HD", {})[d] = median(
             lambda rnd=rnd: sparsecodec.inpaint(img, rnd, method="diffusion")
         )
-        out.setdefault("inpaint: WGAN (wgan_inpaint)", {})[d] = median(
-            lambda rnd=rnd: sparsecodec.inpaint(img, rnd, method="wgan", seed=0)
-        )
-        if d in joint_gen:
-            jg = joint_gen[d]
-            out.setdefault("inpaint: WGAN (mask model's generator)", {})[d] = median(
-                lambda rnd=rnd, jg=jg: sparsecodec.inpaint(img, rnd, method="wgan", model=jg)
+        for p in precisions:
+            sfx = "" if p == precisions[0] else f", {p}"
+            out.setdefault(f"inpaint: WGAN (wgan_inpaint){sfx}", {})[d] = median(
+                lambda rnd=rnd, p=p: sparsecodec.inpaint(
+                    img, rnd, method="wgan", seed=0, precision=p
+                )
             )
+            if d in joint_gen:
+                jg = joint_gen[d]
+                out.setdefault(f"inpaint: WGAN (mask model's generator){sfx}", {})[d] = median(
+                    lambda rnd=rnd, jg=jg, p=p: sparsecodec.inpaint(
+                        img, rnd, method="wgan", model=jg, precision=p
+                    )
+                )
     return out
 
 
@@ -420,7 +429,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         [k] + [f"{1e3 * v[d]:.1f}" if d in v else "-" for d in densities] for k, v in times.items()
     ]
-    lines += ["## Run times (Table 4 analogue)", "", table(head, rows), ""]
+    precisions = network_precisions()
+    prec_txt = (
+        f"Network rows run at the default precision `auto`, {precisions[0]} on this machine"
+        + (
+            f"; the rows marked `, {precisions[1]}` time the same networks at {precisions[1]}."
+            if len(precisions) > 1
+            else "."
+        )
+    )
+    lines += ["## Run times (Table 4 analogue)", "", prec_txt, "", table(head, rows), ""]
     speed_rows = []
     for d in densities:
         if d not in mask_models or "mask: PS+NLPE (median over crops)" not in times:

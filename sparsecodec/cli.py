@@ -42,8 +42,10 @@ def _check_output(path: str | None, exts: tuple[str, ...], what: str) -> None:
 
 
 def _mask_options(strategy: str, samples: int | None, device: str) -> dict:
+    from . import masks
+
     opts: dict = {}
-    if strategy in ("learned", "wgan"):
+    if masks.get(strategy).network:
         opts["device"] = device
     if samples is not None:
         if strategy != "learned":
@@ -152,6 +154,14 @@ def cli() -> None:
     show_default=True,
     help="Torch device of the networks (cpu, cuda, cuda:1, ...).",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "float32", "bfloat16"]),
+    default="auto",
+    show_default=True,
+    help="Arithmetic of the networks (mask networks, WGAN decoder; stored in the stream for "
+    "the decoder). auto: bfloat16 where the CPU has it natively.",
+)
 @click.option("--save-mask", type=click.Path(dir_okay=False), help="Write the mask as PNG.")
 @click.option(
     "--save-recon",
@@ -176,6 +186,7 @@ def encode(
     nlpe_cycles,
     samples,
     device,
+    precision,
     save_mask,
     save_recon,
     as_json,
@@ -205,6 +216,7 @@ def encode(
         nlpe_cycles=nlpe_cycles,
         progress=not quiet,
         mask_options=_mask_options(strategy, samples, device),
+        precision=precision,
     )
     if chroma_quant is not None:
         opts["chroma_levels"] = chroma_quant
@@ -295,7 +307,8 @@ def info(input, as_json) -> None:
         click.echo(json.dumps(d, indent=2))
         return
     for k, v in d.items():
-        click.echo(f"{k:22s} {v}")
+        if v is not None:  # e.g. the precision of a WGAN decoder, absent for diffusion
+            click.echo(f"{k:22s} {v}")
 
 
 @cli.command()

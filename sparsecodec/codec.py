@@ -133,6 +133,7 @@ def from_coding_space(chw: np.ndarray, colour: int) -> np.ndarray:
 def rebuild(header, mask: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Rebuild the image from a header, the mask and the quantised values (the decoder)."""
     from .coding import dequantise
+    from .coding.header import FLAG_BFLOAT16
     from .errors import BitstreamError
 
     C, H, W = header.channels, header.height, header.width
@@ -151,7 +152,14 @@ def rebuild(header, mask: np.ndarray, q: np.ndarray) -> np.ndarray:
             from .masks.wgan import joint_model
 
             model = joint_model(mask)
-        out = wgan_inpaint(image_space(values, header.colour), mask, seed=header.seed, model=model)
+        precision = "bfloat16" if header.flags & FLAG_BFLOAT16 else "float32"
+        out = wgan_inpaint(
+            image_space(values, header.colour),
+            mask,
+            seed=header.seed,
+            model=model,
+            precision=precision,
+        )
         return np.clip(np.round(out), 0, 255).astype(np.uint8)
     else:
         raise BitstreamError(f"unknown decoder id {header.decoder}")
@@ -174,6 +182,7 @@ def encode_image(
     mask_options: dict | None = None,
     reconstruct: bool = True,
     mask_array: np.ndarray | None = None,
+    precision: str = "auto",
 ) -> EncodeResult:
     """Encode ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``) and return the full result.
 
@@ -189,14 +198,20 @@ def encode_image(
     ``mask_array`` is the final mask (after any NLPE refinement) that these options already
     produced for this image and density (rate control reuses masks); it is recorded as the
     strategy's mask.
+    ``precision`` (``"auto"``, ``"float32"``, ``"bfloat16"``) of the networks: the mask
+    networks' pass and the WGAN decoders' generator; the latter is stored in the stream
+    (:data:`~sparsecodec.coding.header.FLAG_BFLOAT16`) so that the decoder computes the same.
+    ``"auto"`` is bfloat16 where the CPU has it natively (:mod:`sparsecodec.nets.precision`).
     """
     from .coding import Header, quantise, write_stream
-    from .coding.header import FLAG_TONAL
+    from .coding.header import FLAG_BFLOAT16, FLAG_TONAL
+    from .nets.precision import check_precision, resolve_precision
 
     img = check_image(image)
     if img.dtype != np.uint8:
         img = np.clip(np.round(img), 0, 255).astype(np.uint8)
     d = _check_density(density)
+    check_precision(precision)
     if decoder not in DECODERS:
         raise OptionError(f"unknown decoder {decoder!r} (choose from {', '.join(DECODERS)})")
     if colour not in COLOUR_SPACES:
@@ -216,6 +231,8 @@ def encode_image(
             opts.setdefault("colour", img)
         if strategy.slow:
             opts.setdefault("progress", progress)
+        if strategy.network:
+            opts.setdefault("precision", precision)
         if mask == "nlpe":
             if nlpe_cycles:
                 opts.setdefault("cycles", nlpe_cycles)
@@ -250,6 +267,10 @@ def encode_image(
     tonal = bool(tonal) and decoder == "diffusion"  # the WGAN decoder ignores stored values' fit
     if decoder == "wgan" and isinstance(mask, str) and mask == "wgan":
         decoder = "wgan-joint"  # the generator adapted to this mask generator's masks
+    flags = FLAG_TONAL if tonal else 0
+    # rebuild() runs the WGAN decoders on the CPU; precision of the stream's generator
+    if decoder != "diffusion" and resolve_precision(precision, "cpu") == "bfloat16":
+        flags |= FLAG_BFLOAT16
     if tonal:
         from .tonal import optimise_tonal
 
@@ -267,7 +288,7 @@ def encode_image(
         mask_strategy=strategy_id,
         decoder=DECODERS[decoder],
         seed=int(seed),
-        flags=FLAG_TONAL if tonal else 0,
+        flags=flags,
     )
     data = write_stream(header, m, q)
     from .coding import part_sizes
@@ -336,7 +357,7 @@ def decode(data: bytes) -> np.ndarray:
 def describe(data: bytes) -> dict:
     """Header fields, part sizes, bits per pixel and per mask point of a bitstream."""
     from .coding import part_sizes, read_stream
-    from .coding.header import FLAG_QUADTREE, FLAG_TONAL
+    from .coding.header import FLAG_BFLOAT16, FLAG_QUADTREE, FLAG_TONAL
 
     header, m, _ = read_stream(bytes(data))
     strategy = masks.by_id(header.mask_strategy)
@@ -355,6 +376,9 @@ def describe(data: bytes) -> dict:
         "levels": list(header.levels),
         "seed": header.seed,
         "tonal": bool(header.flags & FLAG_TONAL),
+        "precision": None
+        if header.decoder == DECODERS["diffusion"]
+        else ("bfloat16" if header.flags & FLAG_BFLOAT16 else "float32"),
         "mask_code": "quadtree split flags"
         if header.flags & FLAG_QUADTREE
         else "context-mixing coder",

@@ -81,6 +81,10 @@ def test_masks_benchmark_learned_rows(tmp_path):
     assert all(r[-1].endswith("x") for r in speed if r[0] == "classic")
     assert "| learned mask >= 1000x faster than PS+NLPE (CPU) | classic | 5 % |" in md
     assert "**Network pass**" in md and "Targets of issue 5" in md
+    from benchmarks.common import network_precisions
+
+    for prec in network_precisions():  # one timing line per precision, the default marked
+        assert f"- {prec}{' (default)' if prec == network_precisions()[0] else ''}: **" in md
     assert "Partial results" not in md
 
     # PS / NLPE masks come from the cache on a second run: identical quality columns

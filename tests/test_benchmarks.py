@@ -274,6 +274,13 @@ def test_wgan_benchmark_tiny(tiny_data, tmp_path, monkeypatch):
     assert row.split("|")[2].strip() == "-" and row.split("|")[3].strip() != "-"
     assert "Kodak full size (1: im0)" in md and "Run times" in md and "vs PS+NLPE" in md
     assert "Targets of issue 6" in md and out.with_suffix(".png").stat().st_size > 1000
+    # the networks are timed at the default precision and, if that is not float32, at float32
+    from benchmarks.common import network_precisions
+
+    precisions = network_precisions()
+    assert f"default precision `auto`, {precisions[0]} on this machine" in md
+    assert ("| inpaint: WGAN (wgan_inpaint), float32 |" in md) == (len(precisions) == 2)
+    assert "| mask: mask-WGAN |" in md
     # PS / NLPE masks come from the cache on a second run: identical tables
     cached = dict(np.load(cache))
     assert len(cached) == 2 * 2 * 2 * 2  # 2 crops x 2 densities x (ps, nlpe) x (mask, time)

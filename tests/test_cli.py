@@ -64,6 +64,7 @@ def test_encode_decode_info_roundtrip(runner, png, tmp_path):
     assert abs(psnr(np.asarray(Image.open(png)), a) - stats["psnr"]) < 0.01
     r = runner.invoke(cli, ["info", str(out)])
     assert r.exit_code == 0 and "bits_per_mask_point" in r.output
+    assert "precision" not in r.output  # only WGAN decoders have one
     assert Image.open(tmp_path / "m.png").size == (40, 48)
 
 
@@ -117,6 +118,8 @@ def test_bad_options(runner, png, tmp_path):
     out = tmp_path / "o.bin"
     _fails_cleanly(runner.invoke(cli, ["encode", str(png), "--mask", "nope", "-o", str(out)]), out)
     _fails_cleanly(runner.invoke(cli, ["encode", str(png), "--quant", "1", "-o", str(out)]), out)
+    bad = ["encode", str(png), "--precision", "half", "-o", str(out)]
+    _fails_cleanly(runner.invoke(cli, bad), out)
     rgb = ["encode", str(png), "--colour", "rgb", "--chroma-quant", "20", "-o", str(out)]
     r = runner.invoke(cli, rgb)  # RGB has no chroma channels: refused, not ignored
     _fails_cleanly(r, out)

@@ -631,3 +631,28 @@ def test_mask_strategy_noise_skip_model(tmp_path):
     assert not np.array_equal(raw, wgan_mask(luma, 0.2, seed=2, model=str(path), exact=False))
     b = wgan_mask(luma, 0.05, seed=1, model=str(path))
     assert b.sum() == round(0.05 * luma.size) and np.all(raw[b])  # kept: the most confident
+
+
+def test_decoder_precision_is_stored_and_obeyed(weights):
+    """The encoder's precision of the WGAN generator is stored in the stream (FLAG_BFLOAT16)
+    and the decoder computes with it: the encoder's reconstruction equals the decoder's in
+    both precisions, and the two precisions rebuild different images from the same data."""
+    from sparsecodec.codec import decode, describe, encode_image
+    from sparsecodec.coding.header import FLAG_BFLOAT16, parse_header
+    from sparsecodec.nets.precision import resolve_precision
+
+    rng = np.random.default_rng(3)
+    im = (rng.random((40, 48, 3)) * 255).astype(np.uint8)
+    mask = rng.random((40, 48)) < 0.1
+    out = {}
+    for p in ("float32", "bfloat16", "auto"):
+        res = encode_image(im, 0.1, mask=mask, decoder="wgan", seed=2, precision=p)
+        stored = resolve_precision(p)
+        assert describe(res.data)["precision"] == stored
+        assert bool(parse_header(res.data).flags & FLAG_BFLOAT16) == (stored == "bfloat16")
+        out[p] = decode(res.data)
+        assert np.array_equal(out[p], np.asarray(res.reconstruction))
+    assert not np.array_equal(out["float32"], out["bfloat16"])
+    hd = encode_image(im, 0.1, mask=mask, precision="bfloat16")
+    assert describe(hd.data)["precision"] is None  # the diffusion decoder has no precision
+    assert not parse_header(hd.data).flags & FLAG_BFLOAT16

@@ -27,7 +27,9 @@ CRC_SIZE = 4
 FLAG_TONAL = 1
 #: the mask payload is a quadtree split-flag code (``quadtree_coder``), not the context coder
 FLAG_QUADTREE = 2
-KNOWN_FLAGS = FLAG_TONAL | FLAG_QUADTREE
+#: the WGAN decoders run their generator in bfloat16 (the encoder's choice; unset: float32)
+FLAG_BFLOAT16 = 4
+KNOWN_FLAGS = FLAG_TONAL | FLAG_QUADTREE | FLAG_BFLOAT16
 
 
 @dataclass(frozen=True)

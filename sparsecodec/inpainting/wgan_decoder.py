@@ -83,6 +83,7 @@ def wgan_inpaint(
     seed: int = 0,
     device: str = "cpu",
     model: str = DEFAULT_MODEL,
+    precision: str = "auto",
 ) -> np.ndarray:
     """Reconstruct ``image`` from its values where ``mask`` is True with the WGAN generator.
 
@@ -90,9 +91,13 @@ def wgan_inpaint(
     ignored). Returns float64 of the same shape in [0, 255]; mask pixels keep their values.
     ``model`` names a weights file in the weights folder (``wgan_inpaint``: trained on random
     masks; ``wgan_mask_d10`` etc.: generator trained jointly with the mask generator).
+    ``precision``: ``"float32"``, ``"bfloat16"`` or ``"auto"`` (bfloat16 where the device has
+    it natively; :mod:`sparsecodec.nets.precision`). The codec stores the encoder's choice in
+    the bitstream, so that its decoder computes the same.
     """
     import torch
 
+    from ..nets.precision import autocast
     from ..nets.wgan import pad_to_multiple, run_tiled
 
     rgb, grey = _as_rgb(image)
@@ -120,7 +125,7 @@ def wgan_inpaint(
         hd = pad_to_multiple(diffusion_guide(f0, m).transpose(1, 2, 0), mult)
         hd = np.ascontiguousarray(hd.transpose(2, 0, 1))
         inputs.append(torch.from_numpy(hd[None]).float().to(device))
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(precision, device):
         u = run_tiled(g.inpaint, inputs, 3)
     out = u[0].cpu().double().numpy().transpose(1, 2, 0)[:h, :w] * 255.0
     out = np.clip(out, 0.0, 255.0)

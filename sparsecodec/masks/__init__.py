@@ -27,6 +27,7 @@ class MaskStrategy:
     description: str
     colour: bool = False  # the function also takes ``colour=`` (the (H, W, 3) image)
     slow: bool = False  # stochastic optimisation: seconds to minutes per image
+    network: bool = False  # a torch network: also takes ``device=`` and ``precision=``
 
     def load(self) -> Callable[..., np.ndarray]:
         return getattr(importlib.import_module(self.module, __name__), self.function)
@@ -44,11 +45,12 @@ def register(
     *,
     colour: bool = False,
     slow: bool = False,
+    network: bool = False,
 ) -> None:
     """Add a strategy to the registry (ids must stay stable: they are in every bitstream)."""
     if name in STRATEGIES or any(s.id == id for s in STRATEGIES.values()):
         raise ValueError(f"mask strategy {name!r} or id {id} registered twice")
-    STRATEGIES[name] = MaskStrategy(name, id, module, function, description, colour, slow)
+    STRATEGIES[name] = MaskStrategy(name, id, module, function, description, colour, slow, network)
 
 
 def get(name: str) -> MaskStrategy:
@@ -78,9 +80,16 @@ register(
     ".learned",
     "learned_mask",
     "mask U-Net of Alt, Peter & Weickert (2021), best of N weighted coin flips",
+    network=True,
 )
 register(
-    "wgan", 4, ".wgan", "wgan_mask", "mask generator of the mask WGAN (Peter 2022)", colour=True
+    "wgan",
+    4,
+    ".wgan",
+    "wgan_mask",
+    "mask generator of the mask WGAN (Peter 2022)",
+    colour=True,
+    network=True,
 )
 register(
     "ps", 5, ".ps", "ps_mask", "probabilistic sparsification (Mainberger et al. 2011)", slow=True

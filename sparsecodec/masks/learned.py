@@ -111,15 +111,25 @@ def calibrated_gamma(meta: dict[str, str], density: float, binarise: str = "coin
 
 
 def mask_probabilities(
-    image: np.ndarray, density: float, *, weights: str = DEFAULT_WEIGHTS, device: str = "cpu"
+    image: np.ndarray,
+    density: float,
+    *,
+    weights: str = DEFAULT_WEIGHTS,
+    device: str = "cpu",
+    precision: str = "auto",
 ) -> np.ndarray:
     """Non-binary mask c = M(f) of the network for a grey image in [0,255] (float64 (H,W)).
 
     The image is reflect-padded to a multiple of the network's down-sampling factor, passed
     through the network and cropped back. Values are in [0,1] with mean <= density (untempered).
+    ``precision``: ``"float32"``, ``"bfloat16"`` or ``"auto"`` (bfloat16 where the device has
+    it natively; see :mod:`sparsecodec.nets.precision`).
     """
     import torch
 
+    from ..nets.precision import autocast
+
+    ctx = autocast(precision, device)
     net, _ = _load_net(str(weights_path(weights)), device)
     f = np.asarray(image, dtype=np.float32) / 255.0
     h, w = f.shape
@@ -132,7 +142,9 @@ def mask_probabilities(
         x = torch.from_numpy(np.ascontiguousarray(f))[None, None].to(device)
         x = x.contiguous(memory_format=torch.channels_last)
         d = torch.tensor([float(density)], device=device)
-        c = net.probabilities(x, d)[0, 0, :h, :w].double().cpu().numpy()
+        with ctx:
+            c = net.probabilities(x, d)
+        c = c[0, 0, :h, :w].double().cpu().numpy()
     # rescale on the image itself (not the padding) so that mean(c) <= density
     mean = float(c.mean())
     return c * (density / mean) if mean > density else c
@@ -169,6 +181,7 @@ def learned_mask(
     solver: str | None = None,
     gamma: float | None = None,
     binarise: str = "coin",
+    precision: str = "auto",
     **options: Any,
 ) -> np.ndarray:
     """Learned mask (Alt et al. 2021): network probabilities, coin flips, best of ``samples``.
@@ -180,6 +193,7 @@ def learned_mask(
     addition: 1 = the network as trained, 0 = uniform random), then rescaled to mean density.
     ``binarise="dither"`` (our addition) replaces the coin flips by deterministic Floyd-Steinberg
     error diffusion of the probabilities (as Belhachmi masks); ``seed``/``samples`` then unused.
+    ``precision`` of the network pass: see :func:`mask_probabilities`.
     """
     if options:
         raise OptionError(f"unknown option(s) for the learned mask: {', '.join(options)}")
@@ -193,7 +207,7 @@ def learned_mask(
         raise OptionError(f"samples must be in 1..1000, got {samples}")
     if binarise not in ("coin", "dither"):
         raise OptionError(f"binarise must be 'coin' or 'dither', got {binarise!r}")
-    c = mask_probabilities(image, density, weights=weights, device=device)
+    c = mask_probabilities(image, density, weights=weights, device=device, precision=precision)
     if gamma is None:
         meta = _load_net(str(weights_path(weights)), device)[1]
         gamma = calibrated_gamma(meta, density, binarise)

@@ -86,6 +86,7 @@ def wgan_mask(
     colour: np.ndarray | None = None,
     model: str | None = None,
     exact: bool = True,
+    precision: str = "auto",
     **options: object,
 ) -> np.ndarray:
     """Mask of ``round(density * H * W)`` pixels from the mask generator (Peter 2022, Sec. 3).
@@ -93,13 +94,17 @@ def wgan_mask(
     ``image``: (H, W) luma in [0, 255]; ``colour``: optional (H, W, 3) version of the same
     image, used instead when given (the networks are trained on colour). ``model`` overrides the
     nearest-density choice (a name in the weights folder or a path); ``exact=False`` returns
-    the raw generator mask.
+    the raw generator mask. ``precision``: ``"float32"``, ``"bfloat16"`` or ``"auto"``
+    (bfloat16 where the device has it natively; :mod:`sparsecodec.nets.precision`).
     """
     import torch
 
     from ..inpainting.wgan_decoder import _load
+    from ..nets.precision import autocast
     from ..nets.wgan import pad_to_multiple, run_tiled
 
+    if options:
+        raise OptionError(f"unknown option(s) for the wgan mask: {', '.join(options)}")
     a = np.asarray(image, dtype=np.float64)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
@@ -127,7 +132,7 @@ def wgan_mask(
     def conf(r_: torch.Tensor, f_: torch.Tensor) -> torch.Tensor:
         return m(r_, f_)[1]
 
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(precision, device):
         c = run_tiled(conf, [r.to(device), ft.to(device)], 1)[0, 0].cpu().numpy()[:h, :w]
     b = np.floor(c + 0.5) > 0
     if not exact:

@@ -429,7 +429,7 @@ def run_tiled(fn: Any, inputs: list[torch.Tensor], out_channels: int) -> torch.T
     with linear ramps (partition of unity) so that no seams appear."""
     _, _, h, w = inputs[0].shape
     if h * w <= MAX_PIXELS:
-        return fn(*inputs)
+        return fn(*inputs).float()  # float32 also when run under a bfloat16 autocast
     out = torch.zeros(1, out_channels, h, w, device=inputs[0].device)
     acc = torch.zeros(1, 1, h, w, device=inputs[0].device)
     ys, xs = _starts(h), _starts(w)
@@ -440,7 +440,7 @@ def run_tiled(fn: Any, inputs: list[torch.Tensor], out_channels: int) -> torch.T
             tw = min(TILE, w)
             wx = _ramp(tw, x > 0, x + tw < w)
             wt = (wy[:, None] * wx[None, :]).to(out.device)
-            tile = fn(*(t[:, :, y : y + th, x : x + tw] for t in inputs))
+            tile = fn(*(t[:, :, y : y + th, x : x + tw] for t in inputs)).float()
             out[:, :, y : y + th, x : x + tw] += tile * wt
             acc[:, :, y : y + th, x : x + tw] += wt
     return out / acc

@@ -32,6 +32,9 @@ class ReplicateConv2d(nn.Conv2d):
         if torch.is_grad_enabled() or x.shape[-2] < 2 or x.shape[-1] < 2:
             return super().forward(x)
         w, b = self.weight, self.bias
+        if torch.is_autocast_enabled(x.device.type):  # cast once, not in each of the 5 convs
+            dt = torch.get_autocast_dtype(x.device.type)
+            x, w, b = x.to(dt), w.to(dt), b.to(dt)
         y = F.conv2d(x, w, b, padding=1)
         y[..., :1, :] = F.conv2d(F.pad(x[..., :2, :], (1, 1, 1, 0), mode="replicate"), w, b)
         y[..., -1:, :] = F.conv2d(F.pad(x[..., -2:, :], (1, 1, 0, 1), mode="replicate"), w, b)

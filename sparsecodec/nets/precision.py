@@ -1,10 +1,10 @@
 """Arithmetic precision of network inference: float32, or bfloat16 where the CPU has it.
 
 bfloat16 autocast (weights and activations rounded to bfloat16, float32 accumulation in the
-oneDNN convolutions) runs the mask U-Net and the WGAN networks about 1.5-1.8x faster on CPUs
-with native bfloat16 instructions (AVX512-BF16 / AMX) and changes the PSNR of the resulting
-masks and reconstructions by <= 0.01 dB (measured on the classic images, Kodak and bsds500/val
-crops; see the benchmarks). Without native support it is emulated and slower, so ``"auto"``
+oneDNN convolutions) ran the mask U-Net 1.2-1.9x and the WGAN networks about 1.5x faster on
+the development machine's CPU (AVX512-BF16), and changed the PSNR of the resulting masks and
+reconstructions by <= 0.01 dB (classic images, Kodak and bsds500/val crops; README, "Network
+precision"). Without native support it is emulated and slower, so ``"auto"``
 chooses it only where it is native.
 
 Torch is imported inside the functions that need it (:func:`check_precision` does not).

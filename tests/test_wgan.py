@@ -228,6 +228,10 @@ def test_mask_strategy(weights):
         wgan_mask(luma, 0.1, colour=colour[:5])
     with pytest.raises(OptionError):
         wgan_mask(luma, 0.0)
+    with pytest.raises(OptionError, match="unknown option"):
+        wgan_mask(luma, 0.1, samples=4)  # a learned-mask option is refused, not ignored
+    with pytest.raises(OptionError, match="precision"):
+        wgan_mask(luma, 0.1, precision="half")
 
 
 def test_mask_strategy_no_weights(tmp_path, monkeypatch):

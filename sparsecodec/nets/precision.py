@@ -1,7 +1,7 @@
 """Arithmetic precision of network inference: float32, or bfloat16 where the CPU has it.
 
 bfloat16 autocast (weights and activations rounded to bfloat16, float32 accumulation in the
-oneDNN convolutions) ran the mask U-Net 1.2-1.9x and the WGAN networks about 1.5x faster on
+oneDNN convolutions) ran the mask U-Net 1.2-1.9x and the WGAN networks 1.15-1.5x faster on
 the development machine's CPU (AVX512-BF16), and changed the PSNR of the resulting masks and
 reconstructions by <= 0.01 dB (classic images, Kodak and bsds500/val crops; README, "Network
 precision"). Without native support it is emulated and slower, so ``"auto"``

@@ -542,10 +542,8 @@ def main(argv: list[str] | None = None) -> None:
                 "",
             ]
         if net_time is not None:
-            from sparsecodec.nets.precision import resolve_precision
-
             n, src, times = net_time
-            default = resolve_precision("auto")
+            default = next(iter(times))  # network_precisions() lists the default first
             text += [
                 "**Network pass** (`sparsecodec.masks.learned.mask_probabilities`, density "
                 f"5 %) on a {n}x{n} image ({src}), {threads}: median of {args.net_repeats} runs "

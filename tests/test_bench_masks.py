@@ -79,7 +79,7 @@ def test_masks_benchmark_learned_rows(tmp_path):
     speed = _rows(md, "## Mask-generation time")
     assert {(r[0], r[1]) for r in speed} >= {("classic", "5 %"), ("Kodak", "10 %")}
     assert all(r[-1].endswith("x") for r in speed if r[0] == "classic")
-    assert "| learned mask >= 1000x faster than PS+NLPE (CPU) | classic | 5 % |" in md
+    assert "| learned mask >= 1000x faster than PS+NLPE (CPU) | classic (1) | 5 % |" in md
     assert "**Network pass**" in md and "Targets of issue 5" in md
     from benchmarks.common import network_precisions
 
@@ -100,3 +100,39 @@ def test_masks_benchmark_learned_rows(tmp_path):
 def test_masks_benchmark_rejects_unknown_method(tmp_path):
     with pytest.raises(SystemExit):
         bench.main(["--methods", "belhachmi,nope", "--out", str(tmp_path / "x.md")])
+
+
+def test_targets_pair_images():
+    # the learned-vs-reference difference is a mean over the images that have both methods
+    def rec(image, m, psnr):
+        return {"set": "Kodak", "d": 0.05, "m": m, "image": image, "psnr": psnr, "psnr_t": psnr}
+
+    recs = [rec("a", "learned", 30.0), rec("b", "learned", 20.0), rec("a", "ps", 29.0)]
+    recs += [rec("a", "belhachmi", 28.0), rec("b", "belhachmi", 19.5)]
+    assert bench.paired(recs, "Kodak", 0.05, "learned", "ps", "psnr") == (1.0, 1)
+    assert bench.paired(recs, "Kodak", 0.05, "learned", "belhachmi", "psnr") == (1.25, 2)
+    diff, n = bench.paired(recs, "Kodak", 0.1, "learned", "ps", "psnr")
+    assert n == 0 and math.isnan(diff)
+    md = "\n".join(bench.targets(recs, ["Kodak"], [0.05]))
+    assert "| learned >= PS | Kodak (1) | 5 % | +1.00 dB | yes |" in md
+    assert "| learned >= Belhachmi + 1 dB | Kodak (2) | 5 % | +1.25 dB | yes |" in md
+
+
+def test_masks_benchmark_kodak_ps_count(tmp_path):
+    # --kodak-ps-count 1: PS / NLPE only on the first Kodak image, the others get the fast methods
+    data = _data(tmp_path / "data")
+    rgb = np.round(np.stack([bench.generated_image(24, seed=s) for s in (1, 2, 3)], -1))
+    write_image(data / "kodak" / "kodim02.png", rgb.astype(np.uint8))
+    out = tmp_path / "masks.md"
+    argv = ["--data", str(data), "--classic", "", "--densities", "10", "--kodak", "2"]
+    argv += ["--kodak-ps-count", "1", "--nlpe-cycles", "0.5", "--kodak-nlpe-cycles", "0.5"]
+    argv += ["--methods", "belhachmi,ps,learned", "--samples", "1", "--net-size", "0"]
+    bench.main(argv + ["--out", str(out)])
+    md = out.read_text()
+    got = {(r[0], r[3]) for r in _rows(md, "## All rows")}
+    assert got == {(n, m) for n in ("kodim01", "kodim02") for m in ("Belhachmi", "learned")} | {
+        ("kodim01", "PS")
+    }
+    assert "PS / NLPE only on the first 1 image(s)" in md
+    assert "| learned >= PS | Kodak (1) | 10 % |" not in md  # PS target only at <= 5 %
+    assert "| learned >= Belhachmi + 1 dB | Kodak (2) | 10 % |" in md

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from reference import neumann_laplacian, spsolve_inpaint
 
 from sparsecodec.errors import SolverError
@@ -119,3 +120,33 @@ def test_multigrid_large_image_parallel_levels(rng, d):
     res = solve(f, m, solver="multigrid", tol=1e-8)
     assert res.converged and res.iterations < 30
     assert np.abs(res.u - spsolve_inpaint(f, m)).max() < 1e-3
+
+
+def _level_matrix(lv) -> np.ndarray:
+    """Dense matrix of a coarse level stored as east/south weights and a diagonal."""
+    H, W = lv.diag.shape
+    idx = np.arange(H * W).reshape(H, W)
+    M = np.diag(lv.diag.ravel())
+    for w, a, b in ((lv.wx, idx[:, :-1], idx[:, 1:]), (lv.wy, idx[:-1], idx[1:])):
+        wv = w[: a.shape[0], : a.shape[1]].ravel()
+        M[a.ravel(), b.ravel()] -= wv
+        M[b.ravel(), a.ravel()] -= wv
+    return M
+
+
+@pytest.mark.parametrize("H,W,d", CASES)
+def test_coarse_levels_are_galerkin_products(rng, H, W, d):
+    # every coarse level is P^T M P of the level below (piecewise-constant aggregation P),
+    # starting from the masked fine operator M = -A on the unknowns (SciPy reference)
+    from sparsecodec.inpainting.multigrid import build_hierarchy
+
+    mask = _mask(rng, H, W, d)
+    unk = sp.diags((~mask).ravel().astype(float))
+    M = (unk @ -neumann_laplacian(H, W) @ unk).toarray()
+    h, w = H, W
+    for lv in build_hierarchy(mask.astype(np.uint8))[:3]:
+        agg = (np.arange(h)[:, None] // lv.fy) * lv.diag.shape[1] + np.arange(w)[None] // lv.fx
+        P = np.zeros((h * w, lv.diag.size))
+        P[np.arange(h * w), agg.ravel()] = 1.0
+        np.testing.assert_allclose(_level_matrix(lv), P.T @ M @ P, atol=1e-9)
+        M, (h, w) = P.T @ M @ P, lv.diag.shape

@@ -30,22 +30,49 @@ from .operators import _rows, lap_row
 # --------------------------------------------------------------------------------------------
 
 
-def _fine_weights(known):
-    """Edge weights and Dirichlet leak of the fine level (unit weights between unknowns)."""
-    unk = known == 0
+@njit(cache=True, parallel=True)
+def _coarsen_mask(known, fy, fx):
+    """First coarse level ``P^T M P`` straight from the mask (``fy x fx`` aggregates).
+
+    The fine operator has unit weights between unknown neighbours, and each unknown pixel leaks
+    one unit to every known 4-neighbour (Dirichlet coupling); known pixels carry nothing. Same
+    result as :func:`_coarsen` applied to the fine level's weight arrays, without building them.
+    """
     H, W = known.shape
-    wx = np.zeros((H, W))
-    wy = np.zeros((H, W))
-    wx[:, :-1] = unk[:, :-1] & unk[:, 1:]
-    wy[:-1] = unk[:-1] & unk[1:]
-    k = known.astype(np.float64)
-    leak = np.zeros((H, W))
-    leak[:, :-1] += k[:, 1:]
-    leak[:, 1:] += k[:, :-1]
-    leak[:-1] += k[1:]
-    leak[1:] += k[:-1]
-    leak *= unk
-    return wx, wy, leak
+    Hc = (H + fy - 1) // fy
+    Wc = (W + fx - 1) // fx
+    cwx = np.zeros((Hc, Wc))
+    cwy = np.zeros((Hc, Wc))
+    cleak = np.zeros((Hc, Wc))
+    for I in prange(Hc):
+        i0 = I * fy
+        i1 = min(i0 + fy, H)
+        for J in range(Wc):
+            j0 = J * fx
+            j1 = min(j0 + fx, W)
+            sl = 0
+            sx = 0
+            for i in range(i0, i1):
+                for j in range(j0, j1):
+                    if known[i, j] == 0:
+                        if j + 1 < W:
+                            sl += known[i, j + 1]
+                        if j > 0:
+                            sl += known[i, j - 1]
+                        if i + 1 < H:
+                            sl += known[i + 1, j]
+                        if i > 0:
+                            sl += known[i - 1, j]
+                if j1 < W:
+                    sx += (known[i, j1 - 1] == 0) & (known[i, j1] == 0)
+            cleak[I, J] = sl
+            cwx[I, J] = sx
+            if i1 < H:
+                sy = 0
+                for j in range(j0, j1):
+                    sy += (known[i1 - 1, j] == 0) & (known[i1, j] == 0)
+                cwy[I, J] = sy
+    return cwx, cwy, cleak
 
 
 @njit(cache=True, parallel=True)
@@ -105,13 +132,16 @@ class Level:
 
 def build_hierarchy(known: np.ndarray, min_size: int = 2) -> list[Level]:
     """Coarse levels for the mask ``known`` (uint8, 1 = Dirichlet pixel), finest first."""
-    wx, wy, leak = _fine_weights(known)
     levels: list[Level] = []
     H, W = known.shape
+    wx = wy = leak = None
     while max(H, W) > min_size:
         fy = 2 if H > 1 else 1
         fx = 2 if W > 1 else 1
-        wx, wy, leak = _coarsen(wx, wy, leak, fy, fx)
+        if wx is None:
+            wx, wy, leak = _coarsen_mask(known, fy, fx)
+        else:
+            wx, wy, leak = _coarsen(wx, wy, leak, fy, fx)
         H, W = wx.shape
         levels.append(Level(wx, wy, _diagonal(wx, wy, leak), fy, fx))
     return levels

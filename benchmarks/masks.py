@@ -10,10 +10,13 @@ of the bare mask-network pass on a 512x512 image. All errors are measured with a
     python -m benchmarks.masks [--data DIR] [--quick] [--densities 2,3,5,10]
         [--methods belhachmi,ps,nlpe,learned] [--classic trui,peppers,...] [--kodak N]
         [--kodak-densities ...] [--kodak-methods ...] [--kodak-ps-densities ...]
-        [--kodak-ps-count N] [--nlpe-cycles 5] [--kodak-nlpe-cycles 1] [--samples 4] [--threads 1] [--cache FILE]
+        [--kodak-ps-count N] [--nlpe-cycles 5] [--kodak-nlpe-cycles 1] [--samples 4]
+        [--threads 1] [--cache FILE]
 
 Methods: ``belhachmi``, ``ps``, ``nlpe`` (PS then NLPE), ``learned`` (network pass + best of
-``--samples`` coin flips), ``nlpe-t`` (PS then tonal-aware NLPE; not run by default).
+``--samples`` dithering orientations, the codec's default), ``learned-coin`` (network pass + best
+of ``--samples`` coin flips, the paper's binarisation), ``nlpe-t`` (PS then tonal-aware NLPE;
+the last two are not run by default).
 ``--quick``: trui, peppers, cameraman, house at 4 % and one Kodak image at 4 %.
 Writes benchmarks/results/masks.md (``--out`` to change).
 """
@@ -66,6 +69,7 @@ LABELS = {
     "nlpe": "PS+NLPE",
     "nlpe-t": "PS+NLPE(t)",
     "learned": "learned",
+    "learned-coin": "learned (coin flips)",
 }
 SLOW = {"ps", "nlpe", "nlpe-t"}
 
@@ -134,9 +138,10 @@ def make_masks(
     for m in methods:
         if m == "belhachmi":
             out[m] = timed(lambda: belhachmi_mask(f, d))
-        elif m == "learned":
+        elif m in ("learned", "learned-coin"):
+            opts = {"binarise": "coin"} if m == "learned-coin" else {}
             out[m] = timed(
-                lambda: sparsecodec.make_mask(f, d, strategy="learned", seed=seed, samples=samples)
+                sparsecodec.make_mask, f, d, strategy="learned", seed=seed, samples=samples, **opts
             )
     if SLOW & set(methods):
         mp, wp, cp = cache.get(f"{key}|ps|{seed}", lambda: ps_mask(f, d, seed=seed))
@@ -351,7 +356,7 @@ def speedups(recs: list[dict], sets: list[str], dens: list[float], methods: list
     return [
         "Mask-generation time (means over the images) and speed-up factors (mean over the images "
         "of the per-image time ratio). The learned mask time is the whole "
-        '`make_mask(..., strategy="learned")` call (network pass, coin flips and the real '
+        '`make_mask(..., strategy="learned")` call (network pass, binarisations and the real '
         "inpainting solves that pick the best sample); the network pass is "
         "`mask_probabilities` alone on the same image (one run). PS+NLPE = PS + NLPE stages.",
         "",
@@ -545,9 +550,11 @@ def main(argv: list[str] | None = None) -> None:
             f"relative residual 1e-9. PS: p = 0.1, q = 0.05, one run, seed {args.seed}; NLPE: 30 "
             "candidates, 10 tried per step, started from the PS mask. "
             "Learned: `sparsecodec.make_mask(f, d, "
-            f'strategy="learned", seed={args.seed}, samples={args.samples})`, the best of '
-            f"{args.samples} coin-flip binarisations by the real inpainting error, so its kept "
-            "density is only about d (column `kept %`). Timings follow a warm-up on a small image "
+            f'strategy="learned", seed={args.seed}, samples={args.samples})` (the default '
+            f"binarisation), the best of {args.samples} Floyd-Steinberg dithering orientations by "
+            'the real inpainting error; learned (coin flips): the same with `binarise="coin"`, '
+            f"the best of {args.samples} coin flips (the paper's binarisation). Kept densities "
+            "are only about d (column `kept %`). Timings follow a warm-up on a small image "
             "(JIT compilation and weight loading not included).",
             "",
         ]

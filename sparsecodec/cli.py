@@ -41,16 +41,19 @@ def _check_output(path: str | None, exts: tuple[str, ...], what: str) -> None:
         raise click.BadParameter(f"{path!r}: {what} must end in {', '.join(exts)}")
 
 
-def _mask_options(strategy: str, samples: int | None, device: str) -> dict:
+def _mask_options(
+    strategy: str, samples: int | None, device: str, binarise: str | None = None
+) -> dict:
     from . import masks
 
     opts: dict = {}
     if masks.get(strategy).network:
         opts["device"] = device
-    if samples is not None:
-        if strategy != "learned":
-            raise click.BadParameter("--samples applies to --mask learned only")
-        opts["samples"] = samples
+    for name, value in (("samples", samples), ("binarise", binarise)):
+        if value is not None:
+            if strategy != "learned":
+                raise click.BadParameter(f"--{name} applies to --mask learned only")
+            opts[name] = value
     return opts
 
 
@@ -146,7 +149,13 @@ def cli() -> None:
     "--samples",
     type=click.IntRange(1, 1000),
     default=None,
-    help="Learned masks: best of this many binarisations.",
+    help="Learned masks: best of this many binarisations (dithering: at most 8 orientations).",
+)
+@click.option(
+    "--binarise",
+    type=click.Choice(["dither", "coin"]),
+    default=None,
+    help="Learned masks: Floyd-Steinberg dithering (default) or weighted coin flips (paper).",
 )
 @click.option(
     "--device",
@@ -185,6 +194,7 @@ def encode(
     tonal,
     nlpe_cycles,
     samples,
+    binarise,
     device,
     precision,
     save_mask,
@@ -215,7 +225,7 @@ def encode(
         tonal=tonal,
         nlpe_cycles=nlpe_cycles,
         progress=not quiet,
-        mask_options=_mask_options(strategy, samples, device),
+        mask_options=_mask_options(strategy, samples, device, binarise),
         precision=precision,
     )
     if chroma_quant is not None:

@@ -120,6 +120,11 @@ def test_bad_options(runner, png, tmp_path):
     _fails_cleanly(runner.invoke(cli, ["encode", str(png), "--quant", "1", "-o", str(out)]), out)
     bad = ["encode", str(png), "--precision", "half", "-o", str(out)]
     _fails_cleanly(runner.invoke(cli, bad), out)
+    bad = ["encode", str(png), "--binarise", "threshold", "-o", str(out)]
+    _fails_cleanly(runner.invoke(cli, bad), out)
+    r = runner.invoke(cli, ["encode", str(png), "--binarise", "coin", "-o", str(out)])
+    _fails_cleanly(r, out)  # the default mask is not learned: the option would be ignored
+    assert "--binarise applies to --mask learned only" in r.output
     rgb = ["encode", str(png), "--colour", "rgb", "--chroma-quant", "20", "-o", str(out)]
     r = runner.invoke(cli, rgb)  # RGB has no chroma channels: refused, not ignored
     _fails_cleanly(r, out)

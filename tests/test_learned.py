@@ -128,9 +128,10 @@ def test_network_pass_odd_sizes(tmp_path, shape):
 def test_deterministic_binarisation_and_density(tmp_path):
     path = _tiny_weights(tmp_path)
     img = _image(61, 75)
-    a = learned.learned_mask(img, 0.05, seed=3, samples=1, weights=str(path))
-    b = learned.learned_mask(img, 0.05, seed=3, samples=1, weights=str(path))
-    c = learned.learned_mask(img, 0.05, seed=4, samples=1, weights=str(path))
+    kw = {"samples": 1, "weights": str(path), "binarise": "coin"}
+    a = learned.learned_mask(img, 0.05, seed=3, **kw)
+    b = learned.learned_mask(img, 0.05, seed=3, **kw)
+    c = learned.learned_mask(img, 0.05, seed=4, **kw)
     assert a.dtype == bool and a.shape == img.shape
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
@@ -144,7 +145,9 @@ def test_best_of_samples_uses_real_solver(tmp_path):
 
     path = _tiny_weights(tmp_path)
     img = _image(40, 48)
-    best = learned.learned_mask(img, 0.05, seed=0, samples=3, weights=str(path), solver="cg")
+    best = learned.learned_mask(
+        img, 0.05, seed=0, samples=3, weights=str(path), solver="cg", binarise="coin"
+    )
     err_best = np.mean((solve(img, best, solver="cg").u - img) ** 2)
     # the candidates are the first three coin-flip draws of the same generator
     p = learned.rescale_probabilities(
@@ -303,6 +306,39 @@ def test_dither_binarisation_is_deterministic(tmp_path):
         learned.learned_mask(img, 0.05, weights=str(path), binarise="nope")
 
 
+def test_dither_orientations_and_best_of_samples(tmp_path):
+    from sparsecodec.inpainting import solve
+    from sparsecodec.masks.belhachmi import floyd_steinberg
+
+    path = _tiny_weights(tmp_path)
+    img = _image(40, 48)
+    p = learned.rescale_probabilities(
+        learned.mask_probabilities(img, 0.05, weights=str(path)) ** 0.75, 0.05
+    )
+    # orientation (transpose, flip rows, flip columns): dither the mapped p, map back
+    for k, (t, a, b) in enumerate(learned.ORIENTATIONS):
+        q = p.T if t else p
+        q = q[::-1] if a else q
+        q = q[:, ::-1] if b else q
+        m = floyd_steinberg(np.ascontiguousarray(q))
+        m = m[:, ::-1] if b else m
+        m = m[::-1] if a else m
+        assert np.array_equal(learned.dither(p, k), m.T if t else m), k
+    masks = [learned.dither(p, k) for k in range(8)]
+    assert len({m.tobytes() for m in masks}) == 8  # eight different masks
+    assert all(abs(m.mean() - 0.05) < 0.01 for m in masks)  # FS loses a little at borders
+    # best of 3: the first three orientations, judged by the real inpainting error
+    kw = {"weights": str(path), "solver": "cg", "gamma": 0.75, "binarise": "dither"}
+    best = learned.learned_mask(img, 0.05, samples=3, **kw)
+    errs = [np.mean((solve(img, m, solver="cg").u - img) ** 2) for m in masks[:3]]
+    err_best = np.mean((solve(img, best, solver="cg").u - img) ** 2)
+    assert err_best == pytest.approx(min(errs), rel=1e-9)
+    # more samples than orientations: all eight, deterministic, independent of the seed
+    a = learned.learned_mask(img, 0.05, samples=20, seed=1, **kw)
+    assert any(np.array_equal(a, m) for m in masks)
+    assert np.array_equal(a, learned.learned_mask(img, 0.05, samples=8, seed=2, **kw))
+
+
 def test_calibrated_gamma_lookup():
     meta = {"gamma_coin_0.02": "0.5", "gamma_coin_0.1": "1.0", "gamma_dither_0.05": "0.75"}
     assert learned.calibrated_gamma(meta, 0.025) == 0.5
@@ -365,3 +401,28 @@ def test_bfloat16_pass_is_close_to_float32():
         u = solve(img, learned.learned_mask(img, 0.05, seed=1, samples=4, precision=p)).u
         psnr.append(10 * np.log10(255**2 / np.mean((u - img) ** 2)))
     assert abs(psnr[0] - psnr[1]) < 0.2
+
+
+@pytest.mark.skipif(not REPO_WEIGHTS.is_file(), reason="no committed learned-mask weights")
+@pytest.mark.parametrize("binarise", ["dither", "coin"])
+def test_cli_learned_mask_round_trip(tmp_path, binarise):
+    from click.testing import CliRunner
+
+    import sparsecodec
+    from sparsecodec.cli import cli
+    from sparsecodec.io import read_image, write_image
+
+    img = np.round(_image(48, 64)).astype(np.uint8)
+    src, out, dec = tmp_path / "in.png", tmp_path / "o.bin", tmp_path / "d.png"
+    write_image(src, img)
+    args = ["encode", str(src), "-d", "0.05", "--mask", "learned", "--samples", "2"]
+    r = CliRunner().invoke(cli, args + ["--binarise", binarise, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert CliRunner().invoke(cli, ["decode", str(out), "-o", str(dec)]).exit_code == 0
+    # the stored mask is the API's mask for the same options
+    mask = sparsecodec.make_mask(img, 0.05, strategy="learned", samples=2, binarise=binarise)
+    from sparsecodec.coding import read_stream
+
+    _, stored, _ = read_stream(out.read_bytes())
+    assert np.array_equal(stored, mask)
+    assert read_image(dec).shape == img.shape

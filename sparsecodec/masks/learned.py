@@ -1,9 +1,11 @@
 """Learned inpainting masks for homogeneous diffusion (Alt, Peter & Weickert 2021).
 
 A density-conditioned mask U-Net (``sparsecodec.nets.unet.MaskNet``) turns the image into
-per-pixel probabilities; these are rescaled to mean = density and binarised by seeded weighted
-coin flips. Of ``samples`` binarisations the one with the smallest real diffusion inpainting
-error (``sparsecodec.inpainting.solve``) is returned (the paper takes the best of 30).
+per-pixel probabilities; these are rescaled to mean = density and binarised, by default by
+Floyd-Steinberg error diffusion of the probabilities in up to 8 scan orientations (our
+addition), or by seeded weighted coin flips as in the paper (``binarise="coin"``). Of
+``samples`` binarisations the one with the smallest real diffusion inpainting error
+(``sparsecodec.inpainting.solve``) is returned (the paper takes the best of 30 coin flips).
 
 Weights are read with safetensors (no code execution) from the repository's ``weights/`` folder
 or from ``$SPARSECODEC_WEIGHTS`` (a folder or a file). torch is imported only when a mask is made.
@@ -58,6 +60,31 @@ def rescale_probabilities(p: np.ndarray, density: float, iters: int = 50) -> np.
         p[free] *= (target - fixed) / sf
         np.clip(p, 0.0, 1.0, out=p)
     return p
+
+
+#: scan orientations of the dithered binarisation: the dihedral group of the square, as
+#: (transpose, flip rows, flip columns); each maps the probabilities, dithers, and maps back
+ORIENTATIONS = tuple((t, a, b) for t in (False, True) for a in (False, True) for b in (False, True))
+
+
+def dither(p: np.ndarray, orientation: int = 0) -> np.ndarray:
+    """Floyd-Steinberg error diffusion of the probabilities ``p`` (as Belhachmi masks), scanned
+    in orientation ``orientation`` of :data:`ORIENTATIONS` (0 = rows top-down, left to right)."""
+    from .belhachmi import floyd_steinberg
+
+    t, a, b = ORIENTATIONS[orientation]
+
+    def view(x: np.ndarray) -> np.ndarray:
+        x = x[::-1] if a else x
+        x = x[:, ::-1] if b else x
+        return x
+
+    q = view(p.T if t else p)
+    m = view(floyd_steinberg(np.ascontiguousarray(q)))
+    m = np.ascontiguousarray(m.T if t else m)
+    if not m.any():
+        m.flat[int(np.argmax(p))] = True
+    return m
 
 
 def coin_flips(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -180,20 +207,24 @@ def learned_mask(
     weights: str = DEFAULT_WEIGHTS,
     solver: str | None = None,
     gamma: float | None = None,
-    binarise: str = "coin",
+    binarise: str = "dither",
     precision: str = "auto",
     **options: Any,
 ) -> np.ndarray:
-    """Learned mask (Alt et al. 2021): network probabilities, coin flips, best of ``samples``.
+    """Learned mask (Alt et al. 2021): network probabilities, binarisation, best of ``samples``.
 
     ``image`` is float64 (H,W) in [0,255] (luma for colour images); returns bool (H,W) with
-    about ``density * H * W`` True pixels. With ``samples > 1`` each binarisation is judged by
-    the real homogeneous diffusion inpainting MSE and the best is kept. Before the coin flips
-    the probabilities are tempered, ``p**gamma`` (gamma from the weight file unless given; our
-    addition: 1 = the network as trained, 0 = uniform random), then rescaled to mean density.
-    ``binarise="dither"`` (our addition) replaces the coin flips by deterministic Floyd-Steinberg
-    error diffusion of the probabilities (as Belhachmi masks); ``seed``/``samples`` then unused.
-    ``precision`` of the network pass: see :func:`mask_probabilities`.
+    about ``density * H * W`` True pixels. The probabilities are tempered, ``p**gamma`` (gamma
+    from the weight file unless given; our addition: 1 = the network as trained, 0 = uniform
+    random), rescaled to mean density, then binarised:
+
+    * ``binarise="dither"`` (default; our addition): deterministic Floyd-Steinberg error
+      diffusion (as Belhachmi masks) in the first ``min(samples, 8)`` scan orientations of
+      :data:`ORIENTATIONS`; ``seed`` is unused.
+    * ``binarise="coin"`` (the paper): ``samples`` independent weighted coin flips (``seed``).
+
+    With more than one candidate each is judged by the real homogeneous diffusion inpainting
+    MSE and the best is kept. ``precision`` of the network pass: see :func:`mask_probabilities`.
     """
     if options:
         raise OptionError(f"unknown option(s) for the learned mask: {', '.join(options)}")
@@ -215,19 +246,15 @@ def learned_mask(
         raise OptionError(f"gamma must be in [0, 4], got {gamma}")
     p = rescale_probabilities(c ** float(gamma), density)
     if binarise == "dither":
-        from .belhachmi import floyd_steinberg
-
-        m = floyd_steinberg(p)
-        if not m.any():
-            m.flat[int(np.argmax(p))] = True
-        return m
-    rng = np.random.default_rng(seed)
+        candidates = (dither(p, k) for k in range(min(samples, len(ORIENTATIONS))))
+    else:
+        rng = np.random.default_rng(seed)
+        candidates = (coin_flips(p, rng) for _ in range(samples))
     if samples == 1:
-        return coin_flips(p, rng)
+        return next(candidates)
     solver = solver or _pick_solver()
     best, best_err = None, np.inf
-    for _ in range(samples):
-        m = coin_flips(p, rng)
+    for m in candidates:
         err = _inpainting_error(image, m, solver)
         if err < best_err:
             best, best_err = m, err

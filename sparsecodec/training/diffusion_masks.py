@@ -609,7 +609,8 @@ def evaluate_weights(
 ) -> list[dict[str, Any]]:
     """Mean PSNR of the real diffusion inpainting (``sparsecodec.inpainting.solve``) on the first
     ``count`` grey images of ``folder`` for random, Belhachmi and learned masks (1 and best of
-    ``samples`` coin-flip binarisations), plus the mean network-pass time."""
+    ``samples`` coin-flip binarisations, 1 and best of ``samples`` dithering orientations), plus
+    the mean network-pass time."""
     from ..inpainting import solve
     from ..masks import get
     from ..masks.learned import learned_mask, mask_probabilities
@@ -625,12 +626,19 @@ def evaluate_weights(
                 "random": coin_flips(np.full(img.shape, dens), np.random.default_rng(k)),
                 "belhachmi": belhachmi(img, dens),
                 "learned_raw": learned_mask(
-                    img, dens, seed=k, samples=1, weights=str(weights), gamma=1.0
+                    img, dens, seed=k, samples=1, weights=str(weights), gamma=1.0, binarise="coin"
                 ),
-                "learned_1": learned_mask(img, dens, seed=k, samples=1, weights=str(weights)),
-                "learned_dither": learned_mask(img, dens, weights=str(weights), binarise="dither"),
+                "learned_1": learned_mask(
+                    img, dens, seed=k, samples=1, weights=str(weights), binarise="coin"
+                ),
+                "learned_dither": learned_mask(
+                    img, dens, samples=1, weights=str(weights), binarise="dither"
+                ),
                 f"learned_{samples}": learned_mask(
-                    img, dens, seed=k, samples=samples, weights=str(weights)
+                    img, dens, seed=k, samples=samples, weights=str(weights), binarise="coin"
+                ),
+                f"learned_dither_{samples}": learned_mask(
+                    img, dens, samples=samples, weights=str(weights), binarise="dither"
                 ),
             }
             t = time.perf_counter()

@@ -29,6 +29,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.common import code_hash  # noqa: E402
 from sparsecodec.coding import (  # noqa: E402
     decode_mask,
     decode_values,
@@ -243,9 +244,11 @@ def main() -> None:
         "belhachmi": lambda i, d: belhachmi(lumas[i], d),
     }
     if not args.quick:
+        # cached masks are keyed by the sources and weights they depend on
+        tags = {"learned": code_hash(wgan=False), "wgan": code_hash(wgan=True)}
         for name in ("learned", "wgan"):
             kodak[name] = lambda i, d, name=name: cached(
-                cache, f"{name}_{d}_{files[i].stem}",
+                cache, f"{name}_{tags[name]}_{d}_{files[i].stem}",
                 lambda: strategy_mask(name, lumas[i], rgbs[i], d))  # fmt: skip
     kodak["quadtree"] = lambda i, d: strategy_mask("quadtree", lumas[i], rgbs[i], d)
     kinds = set(args.kinds.split(",")) if args.kinds else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import sys
@@ -66,3 +67,24 @@ def network_precisions() -> list[str]:
 
     default = resolve_precision("auto")
     return [default] + (["float32"] if default != "float32" else [])
+
+
+def code_hash(wgan: bool = True) -> str:
+    """Hash of the sparsecodec sources and weight files (cached points depend on them).
+
+    ``wgan=False`` leaves out the WGAN modules and weights (files named ``*wgan*``): points of
+    configurations that use neither the WGAN mask nor the WGAN decoder do not depend on them.
+    """
+    h = hashlib.sha1()
+    pkg = ROOT / "sparsecodec"
+    for p in sorted(pkg.rglob("*.py")):
+        if "training" in p.relative_to(pkg).parts or (not wgan and "wgan" in p.name):
+            continue
+        h.update(str(p.relative_to(pkg)).encode())
+        h.update(p.read_bytes())
+    for p in sorted((ROOT / "weights").glob("*.safetensors")):
+        if not wgan and "wgan" in p.name:
+            continue
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]

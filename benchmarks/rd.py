@@ -55,7 +55,16 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, command, images, load, machine, table
+from benchmarks.common import (
+    DEFAULT_DATA,
+    RESULTS,
+    code_hash,
+    command,
+    images,
+    load,
+    machine,
+    table,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / "cache" / "rd.jsonl"
@@ -438,27 +447,6 @@ def _run_task(task: dict) -> tuple[dict, list[dict] | None, str | None]:
 
 # --------------------------------------------------------------------------------------------
 # cache
-
-
-def code_hash(wgan: bool = True) -> str:
-    """Hash of the sparsecodec sources and weight files (cached points depend on them).
-
-    ``wgan=False`` leaves out the WGAN modules and weights (files named ``*wgan*``): points of
-    configurations that use neither the WGAN mask nor the WGAN decoder do not depend on them.
-    """
-    h = hashlib.sha1()
-    pkg = ROOT / "sparsecodec"
-    for p in sorted(pkg.rglob("*.py")):
-        if "training" in p.relative_to(pkg).parts or (not wgan and "wgan" in p.name):
-            continue
-        h.update(str(p.relative_to(pkg)).encode())
-        h.update(p.read_bytes())
-    for p in sorted((ROOT / "weights").glob("*.safetensors")):
-        if not wgan and "wgan" in p.name:
-            continue
-        st = p.stat()
-        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
 
 
 def task_key(task: dict, codes: str) -> str:

@@ -30,6 +30,13 @@ from .operators import _rows, lap_row
 # --------------------------------------------------------------------------------------------
 
 
+@njit(cache=True)
+def _coarse_arrays(H, W, fy, fx):
+    """Zeroed east/south weights and leak of the coarse level of ``fy x fx`` aggregates."""
+    shape = ((H + fy - 1) // fy, (W + fx - 1) // fx)
+    return np.zeros(shape), np.zeros(shape), np.zeros(shape)
+
+
 @njit(cache=True, parallel=True)
 def _coarsen_mask(known, fy, fx):
     """First coarse level ``P^T M P`` straight from the mask (``fy x fx`` aggregates).
@@ -39,15 +46,11 @@ def _coarsen_mask(known, fy, fx):
     result as :func:`_coarsen` applied to the fine level's weight arrays, without building them.
     """
     H, W = known.shape
-    Hc = (H + fy - 1) // fy
-    Wc = (W + fx - 1) // fx
-    cwx = np.zeros((Hc, Wc))
-    cwy = np.zeros((Hc, Wc))
-    cleak = np.zeros((Hc, Wc))
-    for I in prange(Hc):
+    cwx, cwy, cleak = _coarse_arrays(H, W, fy, fx)
+    for I in prange(cwx.shape[0]):
         i0 = I * fy
         i1 = min(i0 + fy, H)
-        for J in range(Wc):
+        for J in range(cwx.shape[1]):
             j0 = J * fx
             j1 = min(j0 + fx, W)
             sl = 0
@@ -79,14 +82,10 @@ def _coarsen_mask(known, fy, fx):
 def _coarsen(wx, wy, leak, fy, fx):
     """Galerkin coarse level ``P^T M P`` for aggregates of ``fy x fx`` pixels."""
     H, W = wx.shape
-    Hc = (H + fy - 1) // fy
-    Wc = (W + fx - 1) // fx
-    cwx = np.zeros((Hc, Wc))
-    cwy = np.zeros((Hc, Wc))
-    cleak = np.zeros((Hc, Wc))
-    for I in prange(Hc):
+    cwx, cwy, cleak = _coarse_arrays(H, W, fy, fx)
+    for I in prange(cwx.shape[0]):
         i1 = min(I * fy + fy, H)
-        for J in range(Wc):
+        for J in range(cwx.shape[1]):
             j0 = J * fx
             j1 = min(j0 + fx, W)
             sl = 0.0

@@ -219,10 +219,6 @@ def parse_methods(s: str) -> list[str]:
     return [m for m in LABELS if m in ms]
 
 
-def mean_or_none(v: list[float]) -> float | None:
-    return float(np.mean(v)) if v else None
-
-
 def summary(recs: list[dict], sets: list[str], dens: list[float], methods: list[str]) -> list[str]:
     """Mean PSNR per set, method (+tonal) and density, with the number of images."""
     out = []
@@ -250,10 +246,6 @@ def summary(recs: list[dict], sets: list[str], dens: list[float], methods: list[
             "",
         ]
     return out
-
-
-def mean_psnr(recs: list[dict], s: str, d: float, m: str, key: str = "psnr") -> float | None:
-    return mean_or_none([r[key] for r in recs if r["set"] == s and r["d"] == d and r["m"] == m])
 
 
 def paired(recs: list[dict], s: str, d: float, m: str, ref: str, key: str) -> tuple[float, int]:
@@ -388,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--nlpe-cycles", type=float, default=5)
     ap.add_argument("--kodak-nlpe-cycles", type=float, default=1)
-    ap.add_argument("--samples", type=int, default=4, help="coin-flip samples of learned masks")
+    ap.add_argument("--samples", type=int, default=4, help="binarisations per learned mask")
     ap.add_argument("--tonal-solver", default="multigrid")
     ap.add_argument("--error-solver", default="cg", help="solver of the 1e-9 error measurement")
     ap.add_argument("--threads", type=int, default=1, help="Numba and torch threads")

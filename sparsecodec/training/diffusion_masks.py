@@ -569,11 +569,9 @@ def calibrate_gamma(
     solve, _ = real_solver()
     imgs = val_crops(folder, crop, count, grey=True)[:, 0].astype(np.float64) * 255.0
     learned._load_net.cache_clear()
-    from ..masks.belhachmi import floyd_steinberg
-
     binarisers = {
         "coin": lambda p, k: coin_flips(p, np.random.default_rng(k)),
-        "dither": lambda p, k: floyd_steinberg(p),
+        "dither": lambda p, k: learned.dither(p, 0),
     }
     result: dict[str, float] = {}
     for dens in densities:

@@ -426,3 +426,26 @@ def test_cli_learned_mask_round_trip(tmp_path, binarise):
     _, stored, _ = read_stream(out.read_bytes())
     assert np.array_equal(stored, mask)
     assert read_image(dec).shape == img.shape
+
+
+def test_random_crops_zoom_magnifies_a_ramp(tmp_path):
+    """``zoom``: each crop is a magnified window, so a horizontal ramp of slope 1/W keeps its
+    direction and gets a slope in [1/(W zoom), 1/W]; zoom = 1 draws exactly the plain crops."""
+    from PIL import Image
+
+    from sparsecodec.training.data import RandomCrops
+
+    w = 255
+    ramp = np.tile(np.arange(w, dtype=np.uint8), (200, 1))
+    Image.fromarray(ramp).save(tmp_path / "ramp.png")
+    plain = RandomCrops(tmp_path, 32, seed=3, flips=False).batch(4)
+    same = RandomCrops(tmp_path, 32, seed=3, flips=False, zoom=1.0).batch(4)
+    np.testing.assert_array_equal(plain, same)
+    crops = RandomCrops(tmp_path, 32, seed=3, flips=False, zoom=3.0).batch(16)
+    assert crops.shape == (16, 1, 32, 32) and crops.dtype == np.float32
+    slopes = np.diff(crops[:, 0, 8:24, 8:24], axis=2).mean(axis=(1, 2)) * 255.0
+    assert np.all(slopes <= 1.0 + 1e-3) and np.all(slopes >= 1.0 / 3.0 - 1e-3)
+    assert slopes.min() < 0.9  # some crops were magnified
+    np.testing.assert_allclose(np.diff(crops[:, 0, 8:24, 8:24], axis=1), 0.0, atol=1e-6)
+    with pytest.raises(ValueError):
+        RandomCrops(tmp_path, 32, zoom=0.5)

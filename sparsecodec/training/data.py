@@ -59,6 +59,9 @@ class RandomCrops:
     """Random ``size`` x ``size`` crops from a folder of images, with random flips.
 
     ``images`` is a folder or a list of image files; ``max_images`` limits how many are loaded.
+    ``zoom > 1`` magnifies each crop by a log-uniform factor in [1, zoom]: a window of side
+    ``round(size / s)`` is resampled (cubic spline, clipped to [0, 1]) to ``size``, which mimics
+    images with smoother content per pixel than the training set (e.g. Kodak vs BSDS500).
     ``batch(n)`` returns float32 ``(n, C, size, size)`` in [0,1] with C = 1 (grey) or 3.
     The generator is seeded, so a run is reproducible; ``state``/``set_state`` support resuming.
     """
@@ -72,13 +75,17 @@ class RandomCrops:
         flips: bool = True,
         seed: int = 0,
         max_images: int | None = None,
+        zoom: float = 1.0,
     ) -> None:
         files = list_images(images) if isinstance(images, (str, Path)) else list(images)
         if max_images is not None:
             files = files[:max_images]
         if size < 1:
             raise ValueError("crop size must be positive")
+        if not zoom >= 1.0:
+            raise ValueError("zoom must be >= 1")
         self.size = size
+        self.zoom = float(zoom)
         self.flips = flips
         self.grey = grey
         self.images = [_pad_to(_to_chw(load_image(f, grey)), size) for f in files]
@@ -91,9 +98,17 @@ class RandomCrops:
         """One random crop (C, size, size)."""
         img = self.images[int(self.rng.integers(len(self.images)))]
         s = self.size
+        if self.zoom > 1.0:
+            s = max(2, round(s / np.exp(self.rng.uniform(0.0, np.log(self.zoom)))))
         y = int(self.rng.integers(img.shape[1] - s + 1))
         x = int(self.rng.integers(img.shape[2] - s + 1))
         c = img[:, y : y + s, x : x + s]
+        if s != self.size:
+            from scipy.ndimage import zoom
+
+            z = self.size / s
+            c = np.clip(zoom(c, (1, z, z), order=3, mode="reflect", grid_mode=True), 0.0, 1.0)
+            c = c.astype(np.float32, copy=False)
         if self.flips:
             if self.rng.random() < 0.5:
                 c = c[:, :, ::-1]

@@ -260,7 +260,9 @@ class Trainer:
         self.I = InpaintNet(*arch).to(self.device)
         self.opt_m = torch.optim.Adam(self.M.parameters(), lr=args.lr)
         self.opt_i = torch.optim.Adam(self.I.parameters(), lr=args.lr)
-        self.data = RandomCrops(args.data, args.crop, grey=True, seed=args.seed + 1000 * self.rank)
+        self.data = RandomCrops(
+            args.data, args.crop, grey=True, seed=args.seed + 1000 * self.rank, zoom=args.zoom
+        )
         self.rng = np.random.default_rng(args.seed + 7 + 1000 * self.rank)
         self.gen = torch.Generator().manual_seed(args.seed + 11 + 1000 * self.rank)
         self.step = 0
@@ -670,6 +672,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--eval-count", type=int, default=8, help="validation images to evaluate")
     p.add_argument("--crop", type=int, default=64)
+    p.add_argument(
+        "--zoom",
+        type=float,
+        default=1.0,
+        help="magnify training crops by a log-uniform factor in [1, ZOOM] (smoother content)",
+    )
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--alpha", type=float, default=0.01)

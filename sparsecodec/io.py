@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import ImageError
 
-MIN_SIZE = 8
+MIN_SIZE = 1
 MAX_PIXELS = 1 << 26
 
 
@@ -80,7 +80,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def check_image(a: np.ndarray) -> np.ndarray:
-    """Validate an image array: (H, W) or (H, W, 3), at least 8x8, finite."""
+    """Validate an image array: (H, W) or (H, W, 3), non-empty, finite, at most MAX_PIXELS."""
     a = np.asarray(a)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]

@@ -103,9 +103,17 @@ def test_bad_images(runner, tmp_path):
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not an image at all" * 10)
     _fails_cleanly(runner.invoke(cli, ["encode", str(junk), "-o", str(out)]), out)
-    tiny = tmp_path / "tiny.png"
-    Image.fromarray(np.zeros((7, 30), np.uint8)).save(tiny)
-    _fails_cleanly(runner.invoke(cli, ["encode", str(tiny), "-o", str(out)]), out)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 30), (30, 2, 3)])
+def test_tiny_image_round_trip(runner, tmp_path, shape):
+    """Any non-empty image codes: a 1x1 pixel, thin strips."""
+    src, out, dec = tmp_path / "tiny.png", tmp_path / "t.bin", tmp_path / "t.png"
+    img = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    Image.fromarray(img).save(src)
+    assert runner.invoke(cli, ["encode", str(src), "-d", "0.2", "-o", str(out)]).exit_code == 0
+    assert runner.invoke(cli, ["decode", str(out), "-o", str(dec)]).exit_code == 0
+    assert np.asarray(Image.open(dec)).shape == shape
 
 
 @pytest.mark.parametrize("d", ["0", "-0.5", "1.01", "abc"])

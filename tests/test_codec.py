@@ -57,7 +57,7 @@ def test_inpaint_api_colour_matches_per_channel(small_colour):
 
 def test_bad_inputs():
     with pytest.raises(ImageError):
-        sparsecodec.encode(np.zeros((7, 20), np.uint8))
+        sparsecodec.encode(np.zeros((0, 20), np.uint8))
     with pytest.raises(OptionError):
         sparsecodec.encode(np.zeros((20, 20), np.uint8), density=0)
     with pytest.raises(OptionError):
@@ -129,3 +129,19 @@ def test_per_channel_levels_round_trip(small_colour):
     # the default gives chroma CHROMA_FACTOR x the luma levels
     default = sparsecodec.encode_image(small_colour, 0.08, "belhachmi", levels=6)
     assert default.stats["levels"][1] == default.stats["levels"][2] > 6
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (5, 1), (3, 3), (2, 9)])
+@pytest.mark.parametrize("mask", ["belhachmi", "random", "quadtree"])
+def test_tiny_images_round_trip(shape, mask):
+    """Images smaller than the networks' tiles or the quadtree's cells still code and decode:
+    the decoder reproduces the encoder's prediction; at full density with 256 levels, exactly."""
+    rng = np.random.default_rng(sum(shape))
+    for img in (rng.integers(0, 256, shape), rng.integers(0, 256, (*shape, 3))):
+        img = img.astype(np.uint8)
+        res = sparsecodec.encode_image(img, 0.3, mask, levels=16)
+        out = sparsecodec.decode(res.data)
+        assert out.shape == img.shape and res.mask.shape == shape and res.mask.any()
+        np.testing.assert_array_equal(out, res.reconstruction)
+        full = sparsecodec.encode_image(img, 1.0, "random", levels=256, colour="rgb", tonal=False)
+        np.testing.assert_array_equal(sparsecodec.decode(full.data), img)

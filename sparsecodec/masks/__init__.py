@@ -79,7 +79,7 @@ register(
     3,
     ".learned",
     "learned_mask",
-    "mask U-Net of Alt, Peter & Weickert (2021), best of N weighted coin flips",
+    "mask U-Net of Alt, Peter & Weickert (2021), best of N dithered or coin-flip binarisations",
     network=True,
 )
 register(

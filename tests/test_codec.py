@@ -134,8 +134,9 @@ def test_per_channel_levels_round_trip(small_colour):
 @pytest.mark.parametrize("shape", [(1, 1), (1, 6), (5, 1), (3, 3), (2, 9)])
 @pytest.mark.parametrize("mask", ["belhachmi", "random", "quadtree"])
 def test_tiny_images_round_trip(shape, mask):
-    """Images smaller than the networks' tiles or the quadtree's cells still code and decode:
-    the decoder reproduces the encoder's prediction; at full density with 256 levels, exactly."""
+    """Images down to 1x1 code and decode (the network strategies' tiny sizes are covered in
+    test_learned / test_wgan): the decoder reproduces the encoder's prediction; at full density
+    with 256 levels, exactly."""
     rng = np.random.default_rng(sum(shape))
     for img in (rng.integers(0, 256, shape), rng.integers(0, 256, (*shape, 3))):
         img = img.astype(np.uint8)

@@ -115,7 +115,7 @@ def test_rescale_probabilities_hits_density(density):
     assert np.allclose(learned.rescale_probabilities(np.ones((4, 4)), 0.1), 0.1)
 
 
-@pytest.mark.parametrize("shape", [(33, 47), (17, 5), (1, 9), (64, 64)])
+@pytest.mark.parametrize("shape", [(33, 47), (17, 5), (1, 9), (64, 64), (1, 1), (3, 3)])
 def test_network_pass_odd_sizes(tmp_path, shape):
     path = _tiny_weights(tmp_path)
     c = learned.mask_probabilities(_image(*shape), 0.05, weights=str(path))

@@ -130,8 +130,8 @@ def encode_to_rate(
     outside the tolerance, the density is corrected by a few secant steps with tonal
     optimisation on.
     """
-    if not (bpp > 0):
-        raise OptionError(f"target rate must be positive, got {bpp}")
+    if not (0 < bpp < math.inf):
+        raise OptionError(f"target rate must be a positive finite number, got {bpp}")
     H, W = np.shape(image)[:2]
     tonal = bool(options.get("tonal", DEFAULT_TONAL))
     tonal = tonal and options.get("decoder", "diffusion") == "diffusion"
@@ -230,6 +230,8 @@ def encode_to_quality(
     With ``tonal=True`` the density is first bisected without tonal optimisation (which only
     improves the PSNR), then refined with it below that density for the two best levels.
     """
+    if not math.isfinite(psnr):
+        raise OptionError(f"target PSNR must be a finite number, got {psnr}")
     H, W = np.shape(image)[:2]
     tonal = bool(options.get("tonal", DEFAULT_TONAL))
     tonal = tonal and options.get("decoder", "diffusion") == "diffusion"

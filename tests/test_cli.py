@@ -139,6 +139,27 @@ def test_bad_options(runner, png, tmp_path):
     assert "YCbCr" in r.output
 
 
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--mask", "learned", "--device", "nonsense"],  # not a device name
+        ["--mask", "learned", "--device", "meta"],  # holds no data
+        ["--mask", "wgan", "--device", "cuda:7"],  # no such GPU (or no CUDA at all)
+        ["--bpp", "inf"],
+        ["--bpp", "nan"],
+        ["--psnr", "nan"],
+        ["--psnr", "inf"],
+    ],
+)
+def test_bad_device_and_targets(runner, png, tmp_path, args):
+    """A device torch cannot use and non-finite rate/quality targets: one line, no output."""
+    out = tmp_path / "o.bin"
+    r = runner.invoke(cli, ["encode", str(png), *args, "-o", str(out)])
+    _fails_cleanly(r, out)
+    assert ("device" in r.output) if "--device" in args else ("finite" in r.output)
+
+
 def test_bad_bitstreams(runner, png, tmp_path):
     good = tmp_path / "g.bin"
     assert runner.invoke(cli, ["encode", str(png), "-d", "0.1", "-o", str(good)]).exit_code == 0

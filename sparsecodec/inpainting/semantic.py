@@ -212,22 +212,10 @@ def hole_windows(known: np.ndarray, size: int) -> list[tuple[int, int, int, int,
 # ------------------------------------------------------------------------ optimisation
 
 
-def _check_device(device: str) -> None:
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise OptionError(f"invalid torch device {device!r}: {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise OptionError(f"device {device!r} requested but CUDA is not available")
-
-
 @lru_cache(maxsize=4)
 def _models(model: str, device: str) -> tuple[Any, Any]:
     from ..nets.wgan_gp import load_wgan_gp
 
-    _check_device(device)
     g, d, _ = load_wgan_gp(model, device=device)
     for p in list(g.parameters()) + list(d.parameters()):
         p.requires_grad_(False)

@@ -101,8 +101,10 @@ def _load_net(path: str, device: str) -> Any:
     from safetensors import safe_open
     from safetensors.torch import load_file
 
+    from ..nets.device import torch_device
     from ..nets.unet import MaskNet
 
+    dev = torch_device(device)
     p = Path(path)
     if not p.is_file():
         raise WeightsError(
@@ -123,7 +125,7 @@ def _load_net(path: str, device: str) -> Any:
     except (KeyError, ValueError, RuntimeError) as exc:
         raise WeightsError(f"weights {p} do not match the mask network: {exc}") from None
     # channels-last (NHWC) tensors: the CPU convolutions run about 1.7x faster than NCHW
-    net = net.to(torch.device(device), memory_format=torch.channels_last)
+    net = net.to(dev, memory_format=torch.channels_last)
     return net.eval(), dict(meta)
 
 

@@ -33,7 +33,9 @@ def native_bfloat16(device: Any = "cpu") -> bool:
     CUDA: compute capability >= 8)."""
     import torch
 
-    dev = torch.device(device)
+    from .device import torch_device
+
+    dev = torch_device(device)
     if dev.type == "cuda":
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     if dev.type != "cpu":

@@ -357,6 +357,9 @@ def load_bundle(name_or_path: str | Path, device: str = "cpu") -> WGANBundle:
     """Load networks from a safetensors file (a path, or a name in :func:`weights_dir`)."""
     from safetensors import safe_open
 
+    from .device import torch_device
+
+    device = torch_device(device)
     p = Path(name_or_path)
     if not p.suffix:
         p = weights_dir() / f"{p.name}.safetensors"

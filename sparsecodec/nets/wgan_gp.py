@@ -175,6 +175,9 @@ def load_wgan_gp(
     """Load ``(G, D, metadata)`` in eval mode from a safetensors file (name or path)."""
     from safetensors import safe_open
 
+    from .device import torch_device
+
+    device = torch_device(device)
     p = resolve(name_or_path)
     if not p.is_file():
         raise WeightsError(

@@ -20,8 +20,10 @@ def make_mask(
     luma. Returns an (H, W) bool array (True = stored pixel).
     """
     from .codec import _check_density
+    from .io import warn_unit_range
 
     d = _check_density(density)
+    warn_unit_range(image)
     return masks.get(strategy).load()(luma(image), d, seed=seed, **options)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from . import masks
 from .colour import luma, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import OptionError
-from .io import check_image
+from .io import check_image, to_uint8
 
 #: decoder ids of the header: homogeneous diffusion; the WGAN generator ``wgan_inpaint``
 #: (trained on random masks); the generator bundled with the mask WGAN model for the mask's
@@ -184,7 +184,8 @@ def encode_image(
     mask_array: np.ndarray | None = None,
     precision: str = "auto",
 ) -> EncodeResult:
-    """Encode ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``) and return the full result.
+    """Encode ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``; other types are read as grey levels
+    0..255, see :func:`sparsecodec.io.to_uint8`) and return the full result.
 
     ``mask`` is a strategy name from :mod:`sparsecodec.masks` or a precomputed bool mask.
     ``levels`` is the number of quantisation levels: per channel (a tuple), or one number for
@@ -207,9 +208,7 @@ def encode_image(
     from .coding.header import FLAG_BFLOAT16, FLAG_TONAL
     from .nets.precision import check_precision, resolve_precision
 
-    img = check_image(image)
-    if img.dtype != np.uint8:
-        img = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    img = to_uint8(check_image(image))
     d = _check_density(density)
     check_precision(precision)
     if decoder not in DECODERS:

@@ -97,6 +97,33 @@ def check_image(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def warn_unit_range(a: np.ndarray, stacklevel: int = 3) -> bool:
+    """Warn (and return True) for a float or boolean image whose values all lie within [0, 1]:
+    sparsecodec reads grey levels 0..255, not scikit-image's [0, 1] float convention."""
+    a = np.asarray(a)
+    if a.dtype == np.uint8 or np.issubdtype(a.dtype, np.integer) or not a.size:
+        return False
+    if float(np.max(a)) > 1.0:
+        return False
+    warnings.warn(
+        "image values lie within [0, 1]; sparsecodec reads grey levels 0..255 "
+        "(multiply a [0, 1] float image by 255)",
+        stacklevel=stacklevel,
+    )
+    return True
+
+
+def to_uint8(a: np.ndarray) -> np.ndarray:
+    """A checked image as uint8 grey levels 0..255: rounded and clipped, with a warning when
+    values lie outside [0, 255] or (float, boolean) all within [0, 1]."""
+    if a.dtype == np.uint8:
+        return a
+    unit = warn_unit_range(a, stacklevel=4)
+    if not unit and a.size and (float(a.min()) < 0 or float(a.max()) > 255):
+        warnings.warn("image values outside [0, 255] are clipped", stacklevel=3)
+    return np.clip(np.round(a), 0, 255).astype(np.uint8)
+
+
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
     path = Path(path)

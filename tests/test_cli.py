@@ -139,7 +139,6 @@ def test_bad_options(runner, png, tmp_path):
     assert "YCbCr" in r.output
 
 
-
 @pytest.mark.parametrize(
     "args",
     [

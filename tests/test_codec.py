@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,24 @@ def test_bad_inputs():
         sparsecodec.decode(b"")
     with pytest.raises(BitstreamError):
         sparsecodec.decode(b"SPCD" + bytes(100))
+
+
+def test_non_uint8_images_are_grey_levels(small_colour):
+    """Other dtypes are read as grey levels 0..255 (rounded, clipped); a [0, 1] float image or
+    out-of-range values warn, because they would otherwise be coded silently as near black or
+    clipped."""
+    g = small_colour.mean(axis=2)
+    exact = sparsecodec.decode(sparsecodec.encode(np.round(g).astype(np.uint8), 0.1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0..255 floats: no warning
+        assert np.array_equal(sparsecodec.decode(sparsecodec.encode(g, 0.1)), exact)
+    with pytest.warns(UserWarning, match=r"\[0, 1\]"):
+        sparsecodec.encode(g / 255.0, 0.1)
+    with pytest.warns(UserWarning, match=r"\[0, 1\]"):
+        sparsecodec.make_mask(g / 255.0, 0.1)
+    with pytest.warns(UserWarning, match="clipped"):
+        data = sparsecodec.encode(np.full((12, 12), 300, np.int16), 0.1)
+    assert (sparsecodec.decode(data) == 255).all()
 
 
 def test_tonal_encoding_roundtrip_and_gain(small_colour):

@@ -77,8 +77,9 @@ def test_non_uint8_images_are_grey_levels(small_colour):
     g = small_colour.mean(axis=2)
     exact = sparsecodec.decode(sparsecodec.encode(np.round(g).astype(np.uint8), 0.1))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # 0..255 floats: no warning
+        warnings.simplefilter("error")  # 0..255 floats and an all-black float image: no warning
         assert np.array_equal(sparsecodec.decode(sparsecodec.encode(g, 0.1)), exact)
+        sparsecodec.make_mask(np.zeros((8, 8)), 0.1)
     with pytest.warns(UserWarning, match=r"\[0, 1\]"):
         sparsecodec.encode(g / 255.0, 0.1)
     with pytest.warns(UserWarning, match=r"\[0, 1\]"):

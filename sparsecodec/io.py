@@ -99,10 +99,10 @@ def check_image(a: np.ndarray) -> np.ndarray:
 
 def warn_unit_range(a: np.ndarray, stacklevel: int = 3) -> bool:
     """Warn (and return True) for a float or boolean image whose values all lie within [0, 1]
-    (not all zero):
-    sparsecodec reads grey levels 0..255, not scikit-image's [0, 1] float convention."""
+    and are not all zero: sparsecodec reads grey levels 0..255, not scikit-image's [0, 1] float
+    convention."""
     a = np.asarray(a)
-    if a.dtype == np.uint8 or np.issubdtype(a.dtype, np.integer) or not a.size:
+    if np.issubdtype(a.dtype, np.integer) or not a.size:
         return False
     top = float(np.max(a))
     if not 0.0 < top <= 1.0:  # an all-black image is not a [0, 1] image

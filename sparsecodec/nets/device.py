@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from ..errors import OptionError
 
 
+@lru_cache(maxsize=16)
 def torch_device(device: Any = "cpu") -> Any:
     """``torch.device(device)`` if tensors can be allocated there, else an :class:`OptionError`
     (an unparsable name, CUDA requested from a CPU-only build, a device index that does not
-    exist)."""
+    exist). Cached: the check allocates a tensor on the device once per device name."""
     import torch
 
     try:

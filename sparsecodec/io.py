@@ -16,7 +16,8 @@ MAX_PIXELS = 1 << 26
 
 
 class ConversionWarning(UserWarning):
-    """An input image was converted (alpha dropped, palette expanded, 16 bit reduced)."""
+    """An input image was converted (alpha dropped, palette expanded, 16 bit reduced, values
+    clipped) or looks mis-scaled ([0, 1] floats)."""
 
 
 def to_array(img) -> np.ndarray:
@@ -110,6 +111,7 @@ def warn_unit_range(a: np.ndarray, stacklevel: int = 3) -> bool:
     warnings.warn(
         "image values lie within [0, 1]; sparsecodec reads grey levels 0..255 "
         "(multiply a [0, 1] float image by 255)",
+        ConversionWarning,
         stacklevel=stacklevel,
     )
     return True
@@ -122,7 +124,7 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
         return a
     unit = warn_unit_range(a, stacklevel=4)
     if not unit and a.size and (float(a.min()) < 0 or float(a.max()) > 255):
-        warnings.warn("image values outside [0, 255] are clipped", stacklevel=3)
+        warnings.warn("image values outside [0, 255] are clipped", ConversionWarning, stacklevel=3)
     return np.clip(np.round(a), 0, 255).astype(np.uint8)
 
 

@@ -5,6 +5,7 @@ import pytest
 
 import sparsecodec
 from sparsecodec.errors import BitstreamError, ImageError, OptionError
+from sparsecodec.io import ConversionWarning
 
 
 @pytest.mark.parametrize("grey", [True, False])
@@ -80,11 +81,11 @@ def test_non_uint8_images_are_grey_levels(small_colour):
         warnings.simplefilter("error")  # 0..255 floats and an all-black float image: no warning
         assert np.array_equal(sparsecodec.decode(sparsecodec.encode(g, 0.1)), exact)
         sparsecodec.make_mask(np.zeros((8, 8)), 0.1)
-    with pytest.warns(UserWarning, match=r"\[0, 1\]"):
+    with pytest.warns(ConversionWarning, match=r"\[0, 1\]"):
         sparsecodec.encode(g / 255.0, 0.1)
-    with pytest.warns(UserWarning, match=r"\[0, 1\]"):
+    with pytest.warns(ConversionWarning, match=r"\[0, 1\]"):
         sparsecodec.make_mask(g / 255.0, 0.1)
-    with pytest.warns(UserWarning, match="clipped"):
+    with pytest.warns(ConversionWarning, match="clipped"):
         data = sparsecodec.encode(np.full((12, 12), 300, np.int16), 0.1)
     assert (sparsecodec.decode(data) == 255).all()
 

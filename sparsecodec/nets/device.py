@@ -12,7 +12,8 @@ from ..errors import OptionError
 def torch_device(device: Any = "cpu") -> Any:
     """``torch.device(device)`` if tensors can be allocated there, else an :class:`OptionError`
     (an unparsable name, CUDA requested from a CPU-only build, a device index that does not
-    exist). Cached: the check allocates a tensor on the device once per device name."""
+    exist). Cached: the check allocates a tensor on the device once per device name. On the
+    CPU it also keeps freed activation memory in the heap (:mod:`.allocator`)."""
     import torch
 
     try:
@@ -24,4 +25,8 @@ def torch_device(device: Any = "cpu") -> Any:
     except (RuntimeError, AssertionError, TypeError, ValueError, NotImplementedError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise OptionError(f"torch device {device!r} is not available: {msg}") from None
+    if dev.type == "cpu":
+        from .allocator import retain_freed_memory
+
+        retain_freed_memory()
     return dev

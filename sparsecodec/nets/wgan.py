@@ -72,6 +72,14 @@ class _Parallel(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # convert the input once for the three branches, not in each: to the weights' memory
+        # format (channels-last at inference) and to the autocast dtype (the branches would
+        # cast to it anyway). The finest level's inputs arrive as float32 NCHW concatenations.
+        w = self.branches[0].weight
+        if w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous():
+            x = x.contiguous(memory_format=torch.channels_last)
+        if torch.is_autocast_enabled(x.device.type):
+            x = x.to(torch.get_autocast_dtype(x.device.type))
         return torch.cat([F.elu(b(x)) for b in self.branches], dim=1)
 
 

@@ -228,11 +228,20 @@ def _first_half_sweep_fine(e, r, known, colour):
     for i in prange(H):
         km = known[i]
         nv = (i > 0) + (i < H - 1)
+        par = (i + colour) % 2
         for c in range(C):
             er = e[c, i]
             rr = r[c, i]
+            if nv == 2 and W > 2:
+                # interior row, one branch-free (vectorised) pass: r / 4 inside, r / 3 at the ends
+                for j in range(W):
+                    er[j] = 0.25 * rr[j] if (j & 1) == par and not km[j] else 0.0
+                for j in (0, W - 1):
+                    if (j & 1) == par and not km[j]:
+                        er[j] = rr[j] / 3.0
+                continue
             er[:] = 0.0
-            for j in range((i + colour) % 2, W, 2):
+            for j in range(par, W, 2):
                 if not km[j]:
                     er[j] = rr[j] / (nv + (j > 0) + (j < W - 1))
 

@@ -65,7 +65,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if path.stat().st_size == 0:
         raise ImageError(f"cannot read image {str(path)!r}: the file is empty")
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            # the size limit is MAX_PIXELS below, checked before any pixel is decoded
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img_ctx = Image.open(path)
+        with img_ctx as img:
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise ImageError(f"image {str(path)!r} is too large ({w}x{h} pixels)")
@@ -73,7 +77,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             a = to_array(img)
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except Image.DecompressionBombError:  # beyond twice PIL's own limit (> MAX_PIXELS)
+        raise ImageError(
+            f"image {str(path)!r} is too large (more than {MAX_PIXELS} pixels)"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageError(f"cannot read image {str(path)!r}: {msg}") from None
     check_image(a)

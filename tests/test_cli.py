@@ -1,3 +1,4 @@
+import io
 import struct
 import zlib
 
@@ -103,6 +104,31 @@ def test_bad_images(runner, tmp_path):
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not an image at all" * 10)
     _fails_cleanly(runner.invoke(cli, ["encode", str(junk), "-o", str(out)]), out)
+    # header sizes beyond MAX_PIXELS (PIL's warning range and its DecompressionBombError
+    # range): refused before any pixel is decoded; and a PNG cut inside its image data
+    for side in (9000, 20000):
+        bomb = tmp_path / f"bomb{side}.png"
+        bomb.write_bytes(_png_bytes(side, side))
+        res = runner.invoke(cli, ["encode", str(bomb), "-o", str(out)])
+        _fails_cleanly(res, out)
+        assert "too large" in res.output
+    cut = tmp_path / "cut.png"
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(buf, "png")
+    cut.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    _fails_cleanly(runner.invoke(cli, ["encode", str(cut), "-o", str(out)]), out)
+
+
+def _png_bytes(width: int, height: int) -> bytes:
+    """A small grey PNG file whose header announces ``width x height`` pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * (width + 1))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 30), (30, 2, 3)])

@@ -20,9 +20,10 @@ def make_mask(
     luma. Returns an (H, W) bool array (True = stored pixel).
     """
     from .codec import _check_density
-    from .io import warn_unit_range
+    from .io import check_image, warn_unit_range
 
     d = _check_density(density)
+    image = check_image(image)
     warn_unit_range(image)
     return masks.get(strategy).load()(luma(image), d, seed=seed, **options)
 
@@ -43,12 +44,23 @@ def inpaint(
     ``method="semantic"``: WGAN-GP latent optimisation + Poisson editing (Vitoria et al. 2019).
     Returns float64 of the shape of ``image``.
     """
-    a = np.asarray(image, dtype=np.float64)
-    m = np.asarray(mask, dtype=bool)
+    from .errors import ImageError
+    from .io import check_numeric
+
+    a = check_numeric(image).astype(np.float64, copy=False)
+    m = check_numeric(mask, "mask")
     if a.ndim not in (2, 3):
         raise OptionError(f"image must be (H, W) or (H, W, C), got {a.shape}")
     if m.shape != a.shape[:2]:
         raise OptionError(f"mask shape {m.shape} does not match image shape {a.shape[:2]}")
+    if m.dtype != np.bool_:
+        if not np.isin(m, (0, 1)).all():
+            raise OptionError("mask must be boolean (or hold only 0 and 1)")
+        m = m.astype(bool)
+    if not np.isfinite(a[m]).all():
+        raise ImageError("image has NaN or infinite values at mask pixels")
+    if not np.isfinite(a).all():  # values off the mask are ignored: they may be NaN
+        a = np.where(m if a.ndim == 2 else m[..., None], a, 0.0)
     if method == "diffusion":
         from .inpainting import solve
 

@@ -9,7 +9,9 @@ predicted PSNR is the PSNR of the decoded file.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -345,20 +347,45 @@ def encode(
     return encode_image(image, density, mask, **options).data
 
 
-def decode(data: bytes) -> np.ndarray:
-    """Decode a bitstream into a uint8 ``(H, W)`` or ``(H, W, 3)`` image."""
+def _stream_bytes(data: bytes | str | os.PathLike) -> bytes:
+    """The stream itself, or the contents of the file at a ``str`` / path-like ``data``."""
+    from .errors import BitstreamError
+
+    if isinstance(data, (str, os.PathLike)):
+        p = Path(data)
+        if p.is_dir():
+            raise BitstreamError(f"cannot read stream {str(p)!r}: it is a directory")
+        try:
+            return p.read_bytes()
+        except OSError as exc:
+            raise BitstreamError(f"cannot read stream {str(p)!r}: {exc.strerror or exc}") from None
+    if isinstance(data, (int, float)) or data is None:  # bytes(5) would be five zero bytes
+        raise BitstreamError(f"a stream is bytes or a file path, not {type(data).__name__}")
+    try:
+        return bytes(data)
+    except TypeError:
+        raise BitstreamError(
+            f"a stream is bytes or a file path, not {type(data).__name__}"
+        ) from None
+
+
+def decode(data: bytes | str | os.PathLike) -> np.ndarray:
+    """Decode a bitstream (bytes, or the path of a stream file) into a uint8 ``(H, W)`` or
+    ``(H, W, 3)`` image."""
     from .coding import read_stream
 
-    header, m, q = read_stream(bytes(data))
+    header, m, q = read_stream(_stream_bytes(data))
     return rebuild(header, m, q)
 
 
-def describe(data: bytes) -> dict:
-    """Header fields, part sizes, bits per pixel and per mask point of a bitstream."""
+def describe(data: bytes | str | os.PathLike) -> dict:
+    """Header fields, part sizes, bits per pixel and per mask point of a bitstream (bytes, or
+    the path of a stream file)."""
     from .coding import part_sizes, read_stream
     from .coding.header import FLAG_BFLOAT16, FLAG_QUADTREE, FLAG_TONAL
 
-    header, m, _ = read_stream(bytes(data))
+    data = _stream_bytes(data)
+    header, m, _ = read_stream(data)
     strategy = masks.by_id(header.mask_strategy)
     sizes = part_sizes(data)
     n = int(m.sum())

@@ -88,9 +88,21 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return a
 
 
+def check_numeric(a: np.ndarray, name: str = "image") -> np.ndarray:
+    """``a`` as an array of booleans, integers or reals, else an :class:`ImageError` (object,
+    string and complex arrays are refused, not silently cast)."""
+    try:
+        a = np.asarray(a)
+    except (TypeError, ValueError):  # ragged nested sequences
+        raise ImageError(f"{name} is not a rectangular array") from None
+    if a.dtype.kind not in "biuf":
+        raise ImageError(f"{name} must hold booleans, integers or reals, got dtype {a.dtype}")
+    return a
+
+
 def check_image(a: np.ndarray) -> np.ndarray:
     """Validate an image array: (H, W) or (H, W, 3), non-empty, finite, at most MAX_PIXELS."""
-    a = np.asarray(a)
+    a = check_numeric(a)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):

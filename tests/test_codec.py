@@ -71,6 +71,52 @@ def test_bad_inputs():
         sparsecodec.decode(b"SPCD" + bytes(100))
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [np.array([[1, 2], [3, 4]], dtype=object), np.ones((8, 8), complex), [[1, 2], [3]]],
+    ids=["object", "complex", "ragged"],
+)
+def test_non_numeric_arrays_are_refused(bad):
+    with pytest.raises(ImageError):
+        sparsecodec.encode(bad, 0.1)
+    with pytest.raises(ImageError):
+        sparsecodec.make_mask(bad, 0.1)
+    with pytest.raises(ImageError):
+        sparsecodec.inpaint(bad, np.ones((2, 2), bool))
+
+
+def test_inpaint_mask_and_value_checks(small_colour):
+    grey = small_colour[..., 1]
+    rng = np.random.default_rng(3)
+    m = rng.random(grey.shape) < 0.1
+    with pytest.raises(OptionError, match="boolean"):
+        sparsecodec.inpaint(grey, np.where(m, 0.5, 0.0))
+    bad = grey.astype(float)
+    bad[np.argwhere(m)[0][0], np.argwhere(m)[0][1]] = np.nan
+    with pytest.raises(ImageError, match="mask pixels"):
+        sparsecodec.inpaint(bad, m)
+    with pytest.raises(ImageError):
+        sparsecodec.make_mask(bad, 0.1)
+    # values off the mask are ignored, NaN included; a 0/1 integer mask is a mask
+    holes = np.where(m, grey.astype(float), np.nan)
+    ref = sparsecodec.inpaint(grey, m, tol=1e-10)
+    assert np.array_equal(sparsecodec.inpaint(holes, m.astype(np.uint8), tol=1e-10), ref)
+
+
+def test_decode_and_describe_take_a_path(tmp_path, small_colour):
+    from sparsecodec.codec import describe
+
+    data = sparsecodec.encode(small_colour, 0.1)
+    path = tmp_path / "s.bin"
+    path.write_bytes(data)
+    assert np.array_equal(sparsecodec.decode(str(path)), sparsecodec.decode(data))
+    assert np.array_equal(sparsecodec.decode(path), sparsecodec.decode(bytearray(data)))
+    assert describe(path) == describe(data)
+    for bad in (tmp_path / "missing.bin", tmp_path, 5, None):
+        with pytest.raises(BitstreamError):
+            sparsecodec.decode(bad)
+
+
 def test_non_uint8_images_are_grey_levels(small_colour):
     """Other dtypes are read as grey levels 0..255 (rounded, clipped); a [0, 1] float image or
     out-of-range values warn, because they would otherwise be coded silently as near black or

@@ -99,12 +99,13 @@ SOLVERS = {  # spsolve first: it is the reference of the other rows
 
 #: traffic model of one MG-PCG iteration (bytes per node), counted from the kernels:
 #: fine grid: CG matvec (p, q), update (x, r rw; p, q), dot (r, z), xpby (z, p rw) = 13 float64
-#: passes; V-cycle fine part: first half-sweep (r, e) + 3 half-sweeps (e rw, r) + restrict
-#: (e, r) + prolong (e rw) = 15 passes; plus the uint8 mask read by 8 kernels.
-FINE_BYTES = 28 * 8 + 8
-#: coarse node per visit: 4 half-sweeps (wx, wy, 1/diag, r, e; e written for half the nodes),
-#: restriction (wx, wy, diag, e, r), prolongation (1/diag, e rw), zero-initialised e.
-COARSE_BYTES = 4 * (5 * 8 + 4) + 5 * 8 + 3 * 8 + 8
+#: passes; V-cycle fine part (float32): first half-sweep (r, e) + 3 half-sweeps (e rw, r) +
+#: restrict (e, r) + prolong (e rw) = 15 passes, plus the conversions of r in and e out
+#: (float64 -> float32 -> float64); plus the uint8 mask read by 8 kernels.
+FINE_BYTES = 13 * 8 + 15 * 4 + (8 + 4) + (4 + 8) + 8
+#: coarse node per visit (float32): 4 half-sweeps (wx, wy, 1/diag, r, e; e written for half the
+#: nodes), restriction (wx, wy, diag, e, r), prolongation (1/diag, e rw), zero-initialised e.
+COARSE_BYTES = 4 * (5 * 4 + 2) + 5 * 4 + 3 * 4 + 4
 
 
 def traffic_bytes(mask: np.ndarray, iterations: int) -> float:
@@ -352,9 +353,10 @@ def main() -> None:
             speedups,
         )
         + "\n\n## Memory-traffic bound of the multigrid solve\n\n"
-        f"Model: one MG-PCG iteration moves {FINE_BYTES} bytes per fine-grid pixel (28 float64 "
-        f"array passes of CG and the fine part of the cycle, plus the uint8 mask) and "
-        f"{COARSE_BYTES} bytes per coarse node and visit (W-cycle on levels with >= 8192 "
+        f"Model: one MG-PCG iteration moves {FINE_BYTES} bytes per fine-grid pixel (13 float64 "
+        "array passes of CG, 15 float32 passes of the fine part of the cycle and its conversions "
+        f"from and to float64, plus the uint8 mask) and {COARSE_BYTES} bytes per coarse node "
+        "and visit (float32; W-cycle on levels with >= 8192 "
         "nodes); plus the hierarchy set-up. Bound = bytes / measured copy bandwidth, once with "
         "the main-memory bandwidth (256 MB copy) and once with the copy bandwidth of one "
         "image-sized float64 array: the solver's arrays of a Kodak image (about 6 arrays of "

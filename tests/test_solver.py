@@ -122,6 +122,25 @@ def test_multigrid_large_image_parallel_levels(rng, d):
     assert np.abs(res.u - spsolve_inpaint(f, m)).max() < 1e-3
 
 
+def test_float32_cycle_matches_float64(rng):
+    """The default float32 cycle (mixed precision) and a float64 cycle reach the same solution
+    in the same number of iterations, also at a tight tolerance; other dtypes are refused."""
+    from sparsecodec.inpainting.multigrid import MultigridPreconditioner
+
+    f = rng.uniform(0, 255, (3, 150, 170))
+    m = _mask(rng, 150, 170, 0.03)
+    pre64 = Preconditioner(m, dtype=np.float64)
+    pre32 = Preconditioner(m)
+    assert pre32.apply.levels[0].op[0].dtype == np.float32
+    a = solve(f, m, tol=1e-10, preconditioner=pre64)
+    b = solve(f, m, tol=1e-10, preconditioner=pre32)
+    assert a.converged and b.converged and abs(a.iterations - b.iterations) <= 1
+    assert np.abs(a.u - b.u).max() < 1e-5
+    np.testing.assert_allclose(a.residuals[:6], b.residuals[:6], rtol=1e-4)
+    with pytest.raises(ValueError):
+        MultigridPreconditioner(m.astype(np.uint8), dtype=np.float16)
+
+
 def _level_matrix(lv) -> np.ndarray:
     """Dense matrix of a coarse level stored as east/south weights and a diagonal."""
     H, W = lv.diag.shape

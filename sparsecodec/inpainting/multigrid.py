@@ -11,9 +11,10 @@ density.
 
 One symmetric V-cycle (red-black Gauss-Seidel, forward before and backward after the coarse
 correction, coarse correction scaled by ``omega``) is an SPD preconditioner for CG; the resulting
-MG-preconditioned CG is the ``"multigrid"`` solver. The fine level works directly on the mask
-(no weight arrays), all sweeps are parallel over rows (Numba ``prange``) and all channels of an
-image are smoothed in the same sweep.
+MG-preconditioned CG is the ``"multigrid"`` solver. The cycle computes in float32 by default
+(mixed precision: the CG iteration, its residuals and the stopping rule stay float64). The fine
+level works directly on the mask (no weight arrays), all sweeps are parallel over rows (Numba
+``prange``) and all channels of an image are smoothed in the same sweep.
 """
 
 from __future__ import annotations
@@ -123,14 +124,18 @@ class Level:
     fy: int
     fx: int
 
+    dtype: type = np.float32
+
     def __post_init__(self) -> None:
         invd = np.where(self.diag > 0, 1.0 / np.where(self.diag > 0, self.diag, 1.0), 0.0)
-        self.op = (self.wx, self.wy, self.diag, invd)
+        t = self.dtype
+        self.op = (self.wx.astype(t), self.wy.astype(t), self.diag.astype(t), invd.astype(t))
         self.k = _PAR if self.diag.size >= PARALLEL_MIN_NODES else _SER
 
 
-def build_hierarchy(known: np.ndarray, min_size: int = 2) -> list[Level]:
-    """Coarse levels for the mask ``known`` (uint8, 1 = Dirichlet pixel), finest first."""
+def build_hierarchy(known: np.ndarray, min_size: int = 2, dtype: type = np.float32) -> list[Level]:
+    """Coarse levels for the mask ``known`` (uint8, 1 = Dirichlet pixel), finest first; the
+    Galerkin sums are exact (float64), the operators used by the cycle are stored as ``dtype``."""
     levels: list[Level] = []
     H, W = known.shape
     wx = wy = leak = None
@@ -142,7 +147,7 @@ def build_hierarchy(known: np.ndarray, min_size: int = 2) -> list[Level]:
         else:
             wx, wy, leak = _coarsen(wx, wy, leak, fy, fx)
         H, W = wx.shape
-        levels.append(Level(wx, wy, _diagonal(wx, wy, leak), fy, fx))
+        levels.append(Level(wx, wy, _diagonal(wx, wy, leak), fy, fx, dtype))
     return levels
 
 
@@ -250,8 +255,8 @@ def _first_half_sweep_fine(e, r, known, colour):
 def _residual_restrict_fine(e, r, known, fy, fx, Hc, Wc):
     """Coarse residual ``P^T (r - M e)`` of the fine level."""
     C, H, W = e.shape
-    rc = np.zeros((C, Hc, Wc))
-    tmp = np.empty((Hc, W))
+    rc = np.zeros((C, Hc, Wc), e.dtype)
+    tmp = np.empty((Hc, W), e.dtype)
     for I in prange(Hc):
         t = tmp[I]
         for i in range(I * fy, min(I * fy + fy, H)):
@@ -332,8 +337,8 @@ def _residual_restrict_coarse_py(e, r, op, fy, fx, Hc, Wc):
     """Coarse residual ``P^T (r - M e)`` of a weighted level."""
     wx, wy, diag, invd = op
     C, H, W = e.shape
-    rc = np.zeros((C, Hc, Wc))
-    tmp = np.empty((Hc, W))
+    rc = np.zeros((C, Hc, Wc), e.dtype)
+    tmp = np.empty((Hc, W), e.dtype)
     for I in prange(Hc):
         for i in range(I * fy, min(I * fy + fy, H)):
             for c in range(C):
@@ -436,6 +441,10 @@ class MultigridPreconditioner:
         iterations to 1e-6 at 2-10 % random and Belhachmi masks).
     gamma : coarse corrections per level (1 = V-cycle, 2 = W-cycle) on levels with at least
         ``w_min_nodes`` nodes; smaller levels use V-cycles (cheap, and bounded Python overhead).
+    dtype : arithmetic of the cycle (the CG iteration around it stays float64). float32 halves
+        the memory traffic of the smoothing and coarse corrections: on Kodak luma and colour at
+        2-5 % it took 10-22 % less time than float64 with the same iteration counts and the same
+        residual histories to three digits, at tolerances 1e-6 and 1e-8 (ad-hoc A/B run).
     """
 
     def __init__(
@@ -445,16 +454,32 @@ class MultigridPreconditioner:
         omega: float = 1.2,
         gamma: int = 2,
         w_min_nodes: int = 8192,
+        dtype: type = np.float32,
     ):
         self.known = known
-        self.levels = build_hierarchy(known)
+        self.dtype = np.dtype(dtype).type
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        self.levels = build_hierarchy(known, dtype=self.dtype)
         self.nu = nu
         self.omega = omega
         self.gamma = gamma
         self.w_min_nodes = w_min_nodes
+        self._work: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, r: np.ndarray, e: np.ndarray) -> None:
-        """Write the preconditioned residual ``B r`` into ``e`` (both ``(C, H, W)``)."""
+        """Write the preconditioned residual ``B r`` into ``e`` (both ``(C, H, W)`` float64)."""
+        if self.dtype is np.float64:
+            self._apply(r, e)
+            return
+        if self._work is None or self._work[0].shape != r.shape:
+            self._work = (np.empty(r.shape, self.dtype), np.empty(r.shape, self.dtype))
+        rw, ew = self._work
+        np.copyto(rw, r, casting="same_kind")
+        self._apply(rw, ew)
+        np.copyto(e, ew)
+
+    def _apply(self, r: np.ndarray, e: np.ndarray) -> None:
         nu, omega, known = self.nu, self.omega, self.known
         if not self.levels:
             _first_half_sweep_fine(e, r, known, 0)
@@ -481,7 +506,7 @@ class MultigridPreconditioner:
         lv = self.levels[k]
         e = np.zeros_like(r)
         if k == len(self.levels) - 1:
-            _coarsest_solve(e, r, lv.wx, lv.wy, lv.diag, 8)
+            _coarsest_solve(e, r, lv.op[0], lv.op[1], lv.op[2], 8)
             return e
         nu, omega, kern, op = self.nu, self.omega, lv.k, lv.op
         for _ in range(nu):

@@ -4,9 +4,10 @@ A network pass allocates and frees tens of activation tensors of 0.1-10 MB. With
 defaults, blocks above the mmap threshold (128 KiB, adapting upwards) come from fresh
 ``mmap`` calls and freed memory at the top of the heap is returned to the kernel beyond the trim
 threshold, so every pass page-faults (and the kernel zeroes) its activations anew. Raising both
-thresholds with ``mallopt`` keeps that memory for the next tensor: the 512x512 mask U-Net pass
-took 66-70 ms of CPU time instead of 98 ms on the development machine (one thread, alternating
-settings in one process, median of 24 passes each).
+thresholds with ``mallopt`` keeps that memory for the next tensor. On the development machine
+(one thread, separate processes with and without the setting, three rounds, median of 11
+passes each) the 512x512 mask U-Net pass took 67-69 ms of CPU time instead of 84-92 ms, a
+256x256 pass 23-27 instead of 27-34 ms; timings on that host vary by about 1.2x between runs.
 
 The setting is process-wide; it is applied once, when a network is first put on the CPU, and
 only where the C library is glibc. ``SPARSECODEC_KEEP_HEAP=0`` in the environment turns it off.

@@ -130,8 +130,10 @@ def test_float32_cycle_matches_float64(rng):
     f = rng.uniform(0, 255, (3, 150, 170))
     m = _mask(rng, 150, 170, 0.03)
     pre64 = Preconditioner(m, dtype=np.float64)
-    pre32 = Preconditioner(m)
+    pre32 = Preconditioner(m, dtype=np.float32)
     assert pre32.apply.levels[0].op[0].dtype == np.float32
+    assert Preconditioner(m).apply.dtype is np.float64  # small: float64 by default
+    assert Preconditioner(np.ones((256, 256), bool)).apply.dtype is np.float32
     a = solve(f, m, tol=1e-10, preconditioner=pre64)
     b = solve(f, m, tol=1e-10, preconditioner=pre32)
     assert a.converged and b.converged and abs(a.iterations - b.iterations) <= 1

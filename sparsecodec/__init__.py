@@ -3,7 +3,8 @@
 Public API::
 
     data = sparsecodec.encode(image, density=0.05, mask="belhachmi")
-    image = sparsecodec.decode(data)
+    image = sparsecodec.decode(data)          # bytes or the path of a stream file
+    info = sparsecodec.describe(data)         # header fields and part sizes (``info``)
     mask = sparsecodec.make_mask(image, 0.05, strategy="belhachmi")
     u = sparsecodec.inpaint(image, mask, method="diffusion", solver="multigrid")
     g = sparsecodec.optimise_tonal(image, mask)
@@ -11,13 +12,14 @@ Public API::
 
 from . import metrics
 from .api import inpaint, make_mask, optimise_tonal
-from .codec import decode, encode, encode_image
+from .codec import decode, describe, encode, encode_image
 from .errors import SparseCodecError
 
 __version__ = "0.1.0"
 __all__ = [
     "SparseCodecError",
     "decode",
+    "describe",
     "encode",
     "encode_image",
     "inpaint",

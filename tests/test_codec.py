@@ -104,8 +104,7 @@ def test_inpaint_mask_and_value_checks(small_colour):
 
 
 def test_decode_and_describe_take_a_path(tmp_path, small_colour):
-    from sparsecodec.codec import describe
-
+    describe = sparsecodec.describe
     data = sparsecodec.encode(small_colour, 0.1)
     path = tmp_path / "s.bin"
     path.write_bytes(data)

@@ -36,7 +36,9 @@ def inpaint(
     tol: float = 1e-6,
     **options,
 ) -> np.ndarray:
-    """Inpaint ``image`` from the pixels where ``mask`` is True (values elsewhere are ignored).
+    """Inpaint ``image`` from the pixels where ``mask`` is True (values elsewhere are ignored and
+    may be NaN; ``mask`` is boolean or 0/1; NaN or infinite values at mask pixels raise
+    :class:`~sparsecodec.errors.ImageError`).
 
     ``method="diffusion"``: homogeneous diffusion inpainting (Laplace equation, reflecting
     boundaries) solved by ``solver`` ("multigrid" or "cg") to relative residual ``tol``.

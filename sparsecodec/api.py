@@ -47,18 +47,14 @@ def inpaint(
     Returns float64 of the shape of ``image``.
     """
     from .errors import ImageError
-    from .io import check_numeric
+    from .io import check_mask, check_numeric
 
     a = check_numeric(image).astype(np.float64, copy=False)
-    m = check_numeric(mask, "mask")
+    m = check_mask(mask)
     if a.ndim not in (2, 3):
         raise OptionError(f"image must be (H, W) or (H, W, C), got {a.shape}")
     if m.shape != a.shape[:2]:
         raise OptionError(f"mask shape {m.shape} does not match image shape {a.shape[:2]}")
-    if m.dtype != np.bool_:
-        if not np.isin(m, (0, 1)).all():
-            raise OptionError("mask must be boolean (or hold only 0 and 1)")
-        m = m.astype(bool)
     if not np.isfinite(a[m]).all():
         raise ImageError("image has NaN or infinite values at mask pixels")
     if not np.isfinite(a).all():  # values off the mask are ignored: they may be NaN
@@ -84,6 +80,7 @@ def inpaint(
 def optimise_tonal(image: np.ndarray, mask: np.ndarray, **options) -> np.ndarray:
     """Least-squares optimal values at the mask pixels (Mainberger et al. 2011); see
     :func:`sparsecodec.tonal.optimise_tonal`."""
+    from .io import check_mask
     from .tonal import optimise_tonal as _opt
 
-    return _opt(image, mask, **options)
+    return _opt(image, check_mask(mask), **options)

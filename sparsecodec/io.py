@@ -100,6 +100,19 @@ def check_numeric(a: np.ndarray, name: str = "image") -> np.ndarray:
     return a
 
 
+def check_mask(mask: np.ndarray) -> np.ndarray:
+    """``mask`` as a bool array if it is boolean or holds only 0 and 1, else an
+    :class:`~sparsecodec.errors.OptionError` (a 0.5-valued mask is not silently all True)."""
+    from .errors import OptionError
+
+    m = check_numeric(mask, "mask")
+    if m.dtype != np.bool_:
+        if not np.isin(m, (0, 1)).all():
+            raise OptionError("mask must be boolean (or hold only 0 and 1)")
+        m = m.astype(bool)
+    return m
+
+
 def check_image(a: np.ndarray) -> np.ndarray:
     """Validate an image array: (H, W) or (H, W, 3), non-empty, finite, at most MAX_PIXELS."""
     a = check_numeric(a)

@@ -91,6 +91,8 @@ def test_inpaint_mask_and_value_checks(small_colour):
     m = rng.random(grey.shape) < 0.1
     with pytest.raises(OptionError, match="boolean"):
         sparsecodec.inpaint(grey, np.where(m, 0.5, 0.0))
+    with pytest.raises(OptionError, match="boolean"):
+        sparsecodec.optimise_tonal(grey, np.where(m, 0.5, 0.0))
     bad = grey.astype(float)
     bad[np.argwhere(m)[0][0], np.argwhere(m)[0][1]] = np.nan
     with pytest.raises(ImageError, match="mask pixels"):

@@ -414,14 +414,12 @@ class _Params:
 
 
 def _check_mask(mask: np.ndarray) -> np.ndarray:
+    from ..io import check_mask
+
     m = np.asarray(mask)
     if m.ndim != 2 or m.shape[0] < 1 or m.shape[1] < 1:
         raise OptionError(f"mask must be a non-empty 2-D array, got shape {m.shape}")
-    if m.dtype != np.bool_:
-        if not np.isin(m, (0, 1)).all():
-            raise OptionError("mask must be boolean (or contain only 0 and 1)")
-        m = m.astype(bool)
-    return m
+    return check_mask(m)
 
 
 def encode_mask(mask: np.ndarray) -> bytes:

@@ -125,7 +125,7 @@ class Level:
     fy: int
     fx: int
 
-    dtype: type = np.float32
+    dtype: type = np.float64
 
     def __post_init__(self) -> None:
         invd = np.where(self.diag > 0, 1.0 / np.where(self.diag > 0, self.diag, 1.0), 0.0)
@@ -134,7 +134,7 @@ class Level:
         self.k = _PAR if self.diag.size >= PARALLEL_MIN_NODES else _SER
 
 
-def build_hierarchy(known: np.ndarray, min_size: int = 2, dtype: type = np.float32) -> list[Level]:
+def build_hierarchy(known: np.ndarray, min_size: int = 2, dtype: type = np.float64) -> list[Level]:
     """Coarse levels for the mask ``known`` (uint8, 1 = Dirichlet pixel), finest first; the
     Galerkin sums are exact (float64), the operators used by the cycle are stored as ``dtype``."""
     levels: list[Level] = []

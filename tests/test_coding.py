@@ -224,6 +224,22 @@ def test_values_roundtrip(levels, shape):
     assert np.array_equal(out, q)
 
 
+@pytest.mark.parametrize("levels", [(9,), (64, 96, 96)])
+def test_values_encoder_chunks_give_the_same_bytes(levels, monkeypatch):
+    # The encoder computes the tables of many batches per compiled call (the values are known)
+    # and hands runs of equal L to constriction at once; the bytes must not depend on where the
+    # chunks end. chunk=1 ends a chunk after every batch or two.
+    from sparsecodec.coding import value_coder
+
+    rng = np.random.default_rng(7)
+    mask = rng.random((40, 57)) < 0.2
+    q = np.stack([rng.integers(0, L, int(mask.sum())) for L in levels])
+    data = encode_values(q, levels, mask)
+    monkeypatch.setattr(value_coder._Coder.run_known, "__defaults__", (1,))
+    assert encode_values(q, levels, mask) == data
+    assert np.array_equal(decode_values(data, levels, mask, len(levels)), q)
+
+
 def test_values_smooth_image_beats_iid():
     h, w = 96, 128
     yy, xx = np.mgrid[0:h, 0:w]

@@ -4,6 +4,8 @@ The values are coded row by row; the points of a row are split into three interl
 (index j = 0 mod 4, j = 2 mod 4, odd j), and each (row, channel, phase) batch is one
 vectorised ``constriction`` call with a per-point categorical distribution. Later phases see
 their already decoded row neighbours, which matters for masks that follow edges (Belhachmi).
+The encoder, which knows every value, computes the tables of many batches in one compiled call
+and hands runs of batches with equal levels to one ``constriction`` call (the same bytes).
 
 Per point, the neighbours are the most recent stored value of every column within D pixels
 (rows above) and the known row neighbours, weighted by 1 / distance^2; D = round(2.1 / sqrt(d))
@@ -419,6 +421,39 @@ def _advance(
     return n, L
 
 
+@numba.njit(cache=True)
+def _advance_known(
+    D, state, q, xs, rowptr, levels, lastr, lastv, stats, kst, lam, beta, perr, merr, e0,
+    act_thr, pv, centre, cx, nbv, nbn, flat, kflat, sym, tables, values, sizes,
+):  # fmt: skip
+    """Encoder side of :func:`_advance`: the values are known, so consecutive batches run in one
+    compiled call. Their tables are appended to ``tables``, their values to ``values`` and
+    their (n, L) to ``sizes`` while another batch of the largest size fits. Returns the number
+    of batches (0: all values are coded)."""
+    F = flat.shape[0]
+    S = sym.shape[0]
+    pos = 0
+    spos = 0
+    nb = 0
+    dec = sym  # the values of a batch left pending by the previous call
+    while nb < sizes.shape[0] and pos + F <= tables.shape[0] and spos + S <= values.shape[0]:
+        n, L = _advance(D, state, dec, q, xs, rowptr, levels, lastr, lastv, stats, kst, lam,
+                        beta, perr, merr, e0, act_thr, pv, centre, cx, nbv, nbn,
+                        tables[pos : pos + F], kflat, values[spos : spos + S])  # fmt: skip
+        if n == 0:
+            break
+        dec = values[spos : spos + n]
+        sizes[nb, 0] = n
+        sizes[nb, 1] = L
+        pos += n * L
+        spos += n
+        nb += 1
+    if nb:
+        n = sizes[nb - 1, 0]
+        sym[:n] = values[spos - n : spos]
+    return nb
+
+
 def _check_levels_seq(levels: Sequence[int], channels: int) -> list[int]:
     if len(levels) != channels:
         raise OptionError(f"{len(levels)} quantisation levels given for {channels} channels")
@@ -460,15 +495,19 @@ class _Coder:
         self.kflat = np.zeros(maxrow * max(levels))
         self.sym = np.zeros(maxrow, np.int32)
 
-    def run(self, q: np.ndarray, code) -> None:
-        """Code all batches: ``code(n, L, table, sym)`` returns the batch's n values (int32)."""
-        state = np.zeros(4, np.int64)
-        levels = np.array(self.levels, np.int64)
-        args = (
-            q, self.xs, self.rowptr, levels, self.lastr, self.lastv, self.stats, self.kst,
-            self.lam, self.beta, self.perr, self.merr, self.e0, _ACT_THRESHOLDS, self.pv,
-            self.centre, self.cx, self.nbv, self.nbn, self.flat, self.kflat, self.sym,
+    def _args(self, q: np.ndarray) -> tuple:
+        """Arguments of :func:`_advance` after ``D`` and ``state`` (``dec`` excluded)."""
+        return (
+            q, self.xs, self.rowptr, np.array(self.levels, np.int64), self.lastr, self.lastv,
+            self.stats, self.kst, self.lam, self.beta, self.perr, self.merr, self.e0,
+            _ACT_THRESHOLDS, self.pv, self.centre, self.cx, self.nbv, self.nbn, self.flat,
+            self.kflat, self.sym,
         )  # fmt: skip
+
+    def run(self, q: np.ndarray, code) -> None:
+        """Code all batches: ``code(table, sym)`` returns the batch's n values (int32)."""
+        state = np.zeros(4, np.int64)
+        args = self._args(q)
         flat = self.flat
         sym = self.sym
         D = self.radius
@@ -476,6 +515,25 @@ class _Coder:
         while n:
             dec = code(flat[: n * L].reshape(n, L), sym[:n])
             n, L = _advance(D, state, dec, *args)
+
+    def run_known(self, q: np.ndarray, code, chunk: int = 1 << 20) -> None:
+        """Encoder: the batches of :meth:`run` in compiled chunks of about ``chunk`` table
+        entries; ``code(table, sym)`` gets consecutive batches of equal L merged."""
+        state = np.zeros(4, np.int64)
+        tables = np.empty(max(chunk, 2 * self.flat.size))
+        values = np.empty(tables.size // min(self.levels) + self.sym.size, np.int32)
+        sizes = np.empty((values.size, 2), np.int64)
+        args = self._args(q)
+        while nb := _advance_known(self.radius, state, *args, tables, values, sizes):
+            n, L = sizes[:nb, 0], sizes[:nb, 1]
+            ends = np.cumsum(n * L)
+            vends = np.cumsum(n)
+            # runs of batches with equal L are one call (the queue coder is sequential)
+            cuts = np.flatnonzero(np.diff(L)) + 1
+            for a, b in zip(np.r_[0, cuts], np.r_[cuts, nb], strict=True):
+                t0 = ends[a - 1] if a else 0
+                v0 = vends[a - 1] if a else 0
+                code(tables[t0 : ends[b - 1]].reshape(-1, L[a]), values[v0 : vends[b - 1]])
 
 
 def _family():
@@ -510,7 +568,7 @@ def encode_values(q: np.ndarray, levels: Sequence[int], mask: np.ndarray) -> byt
         encoder.encode(sym, family, table)
         return sym
 
-    coder.run(q, code)
+    coder.run_known(q, code)
     return words_to_bytes(encoder.get_compressed())
 
 

@@ -12,6 +12,7 @@ import click
 import numpy as np
 
 from . import masks
+from .codec import CHROMA_FACTOR, DEFAULT_DENSITY, DEFAULT_LEVELS, DEFAULT_MASK
 from .errors import SparseCodecError
 
 OUTPUT_EXTS = (".png", ".pgm", ".ppm", ".pnm")
@@ -83,14 +84,14 @@ def cli() -> None:
     "--density",
     type=float,
     default=None,
-    help="Fraction of pixels stored, in (0, 1] (default 0.05).",
+    help=f"Fraction of pixels stored, in (0, 1] (default {DEFAULT_DENSITY}).",
 )
 @click.option(
     "--mask",
     "strategy",
     type=click.Choice(sorted(masks.STRATEGIES)),
     default=None,
-    help="Mask strategy (default: learned).",
+    help=f"Mask strategy (default: {DEFAULT_MASK}).",
 )
 @click.option(
     "--bpp",
@@ -109,13 +110,15 @@ def cli() -> None:
     "--quant",
     type=click.IntRange(2, 256),
     default=None,
-    help="Quantisation levels of grey/luma values (default 12; with --bpp/--psnr: chosen).",
+    help=f"Quantisation levels of grey/luma values (default {DEFAULT_LEVELS}; with --bpp/--psnr:"
+    " chosen).",
 )
 @click.option(
     "--chroma-quant",
     type=click.IntRange(2, 256),
     default=None,
-    help="Quantisation levels of the chroma values (YCbCr; default 1.5x --quant, or chosen).",
+    help=f"Quantisation levels of the chroma values (YCbCr; default {CHROMA_FACTOR}x --quant,"
+    " or chosen).",
 )
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option(
@@ -206,7 +209,7 @@ def encode(
 
     Without INPUT, the embedded default image is encoded.
     """
-    from .codec import DEFAULT_DENSITY, DEFAULT_LEVELS, DEFAULT_MASK, encode_image
+    from .codec import encode_image
     from .io import atomic_write, read_image, write_image
 
     strategy = strategy or DEFAULT_MASK

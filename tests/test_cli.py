@@ -280,3 +280,21 @@ def test_old_format_version_refused(runner, tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "version 3" in lines[0] and "version 4" in lines[0], r.stderr
     assert r.stdout == ""
+
+
+def test_encode_help_states_the_real_defaults(runner, png, tmp_path):
+    # the help text must name the defaults the encoder really uses (it once said "learned" and
+    # 0.05 after the defaults had become quadtree at 6 %)
+    import json
+
+    from sparsecodec import codec
+
+    text = " ".join(runner.invoke(cli, ["encode", "--help"]).output.split())
+    assert f"(default {codec.DEFAULT_DENSITY})" in text
+    assert f"(default: {codec.DEFAULT_MASK})" in text
+    assert f"(default {codec.DEFAULT_LEVELS};" in text
+    r = runner.invoke(cli, ["encode", str(png), "-o", str(tmp_path / "a.bin"), "--json"])
+    assert r.exit_code == 0, r.output
+    stats = json.loads(r.output)
+    assert stats["mask"] == codec.DEFAULT_MASK
+    assert abs(stats["density"] - codec.DEFAULT_DENSITY) < 0.01

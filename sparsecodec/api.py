@@ -19,10 +19,11 @@ def make_mask(
     ``strategy`` is a name of :data:`sparsecodec.masks.STRATEGIES`; colour images use their
     luma. Returns an (H, W) bool array (True = stored pixel).
     """
-    from .codec import _check_density
     from .io import check_image, warn_unit_range
+    from .validate import check_density, check_seed
 
-    d = _check_density(density)
+    d = check_density(density)
+    seed = check_seed(seed)
     image = check_image(image)
     warn_unit_range(image)
     return masks.get(strategy).load()(luma(image), d, seed=seed, **options)
@@ -48,7 +49,9 @@ def inpaint(
     """
     from .errors import ImageError
     from .io import check_mask, check_numeric
+    from .validate import check_keywords, check_positive
 
+    tol = check_positive(tol, "tol")
     a = check_numeric(image).astype(np.float64, copy=False)
     m = check_mask(mask)
     if a.ndim not in (2, 3):
@@ -62,6 +65,7 @@ def inpaint(
     if method == "diffusion":
         from .inpainting import solve
 
+        check_keywords(solve, options, "diffusion inpainting")
         if a.ndim == 2:
             return solve(a, m, solver=solver, tol=tol, **options).u
         u = solve(np.moveaxis(a, 2, 0), m, solver=solver, tol=tol, **options).u
@@ -69,10 +73,12 @@ def inpaint(
     if method == "wgan":
         from .inpainting.wgan_decoder import wgan_inpaint
 
+        check_keywords(wgan_inpaint, options, "WGAN inpainting")
         return wgan_inpaint(a, m, **options)
     if method == "semantic":
         from .inpainting.semantic import semantic_inpaint
 
+        check_keywords(semantic_inpaint, options, "semantic inpainting")
         return semantic_inpaint(a, m, **options)
     raise OptionError(f"unknown inpainting method {method!r} (choose from {', '.join(METHODS)})")
 
@@ -80,7 +86,9 @@ def inpaint(
 def optimise_tonal(image: np.ndarray, mask: np.ndarray, **options) -> np.ndarray:
     """Least-squares optimal values at the mask pixels (Mainberger et al. 2011); see
     :func:`sparsecodec.tonal.optimise_tonal`."""
-    from .io import check_mask
+    from .io import check_mask, check_numeric
     from .tonal import optimise_tonal as _opt
+    from .validate import check_keywords
 
-    return _opt(image, check_mask(mask), **options)
+    check_keywords(_opt, options, "optimise_tonal")
+    return _opt(check_numeric(image), check_mask(mask), **options)

@@ -210,7 +210,7 @@ def encode(
     Without INPUT, the embedded default image is encoded.
     """
     from .codec import encode_image
-    from .io import atomic_write, read_image, write_image
+    from .io import atomic_write_all, image_bytes, read_image
 
     strategy = strategy or DEFAULT_MASK
     _check_output(save_mask, (".png",), "--save-mask")
@@ -251,11 +251,12 @@ def encode(
             **opts,
         )
     res.stats["encode_seconds"] = time.perf_counter() - t0
-    atomic_write(output, res.data)
+    files = [(output, res.data)]  # written all or none
     if save_mask:
-        write_image(save_mask, res.mask.astype(np.uint8) * 255)
+        files.append((save_mask, image_bytes(save_mask, res.mask.astype(np.uint8) * 255)))
     if save_recon:
-        write_image(save_recon, res.reconstruction)
+        files.append((save_recon, image_bytes(save_recon, res.reconstruction)))
+    atomic_write_all(files)
     s = res.stats
     s.update(input=name, output=output)
     if as_json:

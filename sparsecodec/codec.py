@@ -18,7 +18,8 @@ import numpy as np
 from . import masks
 from .colour import luma, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import OptionError
-from .io import check_image, to_uint8
+from .io import check_image, check_mask, to_uint8
+from .validate import check_density, check_keywords, check_seed
 
 #: decoder ids of the header: homogeneous diffusion; the WGAN generator ``wgan_inpaint``
 #: (trained on random masks); the generator bundled with the mask WGAN model for the mask's
@@ -57,16 +58,6 @@ class EncodeResult:
     mask: np.ndarray
     reconstruction: np.ndarray
     stats: dict = field(default_factory=dict)
-
-
-def _check_density(density: float) -> float:
-    try:
-        d = float(density)
-    except (TypeError, ValueError):
-        raise OptionError(f"density must be a number, got {density!r}") from None
-    if not (0.0 < d <= 1.0):
-        raise OptionError(f"density must be in (0, 1], got {density}")
-    return d
 
 
 def chroma_levels_for(levels: int, factor: float = CHROMA_FACTOR) -> int:
@@ -211,14 +202,13 @@ def encode_image(
     from .nets.precision import check_precision, resolve_precision
 
     img = to_uint8(check_image(image))
-    d = _check_density(density)
+    d = check_density(density)
     check_precision(precision)
     if decoder not in DECODERS:
         raise OptionError(f"unknown decoder {decoder!r} (choose from {', '.join(DECODERS)})")
     if colour not in COLOUR_SPACES:
         raise OptionError(f"unknown colour space {colour!r} (choose from rgb, ycbcr)")
-    if not (0 <= int(seed) < 2**32):
-        raise OptionError(f"seed must be in [0, 2**32), got {seed}")
+    seed = check_seed(seed)
     H, W = img.shape[:2]
     C = 1 if img.ndim == 2 else 3
     cs = COLOUR_SPACES[colour] if C == 3 else 0
@@ -239,14 +229,14 @@ def encode_image(
                 opts.setdefault("cycles", nlpe_cycles)
             opts.setdefault("tonal", bool(tonal) and decoder == "diffusion")
         if mask_array is not None:
-            m = np.asarray(mask_array, dtype=bool)
+            m = check_mask(mask_array)
             if m.shape != (H, W):
                 raise OptionError(f"mask shape {m.shape} does not match image {(H, W)}")
         else:
             m = strategy.load()(y, d, seed=int(seed), **opts)
         strategy_id = strategy.id
     else:
-        m = np.asarray(mask, dtype=bool)
+        m = check_mask(mask)
         strategy_id = 255
         if m.shape != (H, W):
             raise OptionError(f"mask shape {m.shape} does not match image {(H, W)}")
@@ -337,6 +327,8 @@ def encode(
     if bpp is not None or psnr is not None:
         from .ratecontrol import encode_to_quality, encode_to_rate
 
+        check_keywords(encode_image, {k: v for k, v in options.items() if k not in
+                       ("levels", "levels_grid", "rel_tol", "steps")}, "encode")  # fmt: skip
         if bpp is not None and psnr is not None:
             raise OptionError("give at most one of bpp and psnr")
         if "levels" in options:
@@ -344,6 +336,7 @@ def encode(
         if bpp is not None:
             return encode_to_rate(image, bpp, mask, **options).data
         return encode_to_quality(image, psnr, mask, **options).data
+    check_keywords(encode_image, options, "encode")
     return encode_image(image, density, mask, **options).data
 
 

@@ -25,5 +25,9 @@ class SolverError(SparseCodecError):
     """The inpainting system is ill-posed (e.g. an empty mask) or a solver failed."""
 
 
+class OutputError(SparseCodecError):
+    """An output file cannot be written (missing or read-only folder, disk full, ...)."""
+
+
 class WeightsError(SparseCodecError):
     """Network weights are missing or do not match the architecture."""

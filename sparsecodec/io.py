@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageError
+from .errors import ImageError, OutputError
 
 MIN_SIZE = 1
 MAX_PIXELS = 1 << 26
@@ -163,24 +163,56 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ImageError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    atomic_write_all([(path, data)])
+
+
+def atomic_write_all(files: list[tuple[str | os.PathLike, bytes]]) -> None:
+    """Write several files all or none: every ``(path, data)`` goes to a temporary file in its
+    folder first, then all are renamed. A file that cannot be written raises
+    :class:`~sparsecodec.errors.OutputError` and leaves no output and no temporary file.
+    New files get the usual permissions (0666 minus the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    temps: list[tuple[str, Path]] = []
+    path = Path(".")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        for name, data in files:
+            path = Path(name)
+            folder = path.parent if str(path.parent) else Path(".")
+            if not folder.is_dir():
+                raise OutputError(
+                    f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist"
+                )
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o666 & ~umask)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp for tmp, _ in temps)
+        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove(tmp for tmp, _ in temps)
         raise
+
+
+def _remove(paths) -> None:
+    for p in paths:
+        if os.path.exists(p):
+            os.unlink(p)
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write uint8 ``(H, W)`` or ``(H, W, 3)`` as PNG, or PGM/PPM for ``.pgm/.ppm/.pnm``,
     atomically."""
+    atomic_write(path, image_bytes(path, image))
+
+
+def image_bytes(path: str | os.PathLike, image: np.ndarray) -> bytes:
+    """The file contents :func:`write_image` writes for ``image`` at ``path`` (format by the
+    extension: PNG, or PGM/PPM for ``.pgm/.ppm/.pnm``)."""
     import io as _io
 
     from PIL import Image
@@ -197,4 +229,4 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         raise ImageError(f"output {str(path)!r}: a colour image needs .ppm or .png")
     buf = _io.BytesIO()
     Image.fromarray(a).save(buf, format=fmt)
-    atomic_write(path, buf.getvalue())
+    return buf.getvalue()

@@ -29,6 +29,7 @@ import numpy as np
 from .coding.quantise import check_levels, dequantise, quantise
 from .errors import ImageError, OptionError
 from .inpainting import Preconditioner, solve
+from .validate import check_count, check_positive
 
 FIX_SCHEDULE = (0.5, 0.8, 0.95, 1.0)
 
@@ -169,6 +170,9 @@ def optimise_tonal(
     float64 array of the shape of ``image``: the optimised values on the mask, the original
     values elsewhere. ``sparsecodec.inpaint(result, mask)`` is the optimised reconstruction.
     """
+    tol = check_positive(tol, "tol")
+    solver_tol = check_positive(solver_tol, "solver_tol")
+    maxiter = check_count(maxiter, "maxiter")
     img = np.asarray(image, dtype=np.float64)
     if img.ndim not in (2, 3):
         raise ImageError(f"image must be (H, W) or (H, W, C), got shape {img.shape}")

@@ -1,4 +1,5 @@
 import io
+import os
 import struct
 import zlib
 
@@ -298,3 +299,34 @@ def test_encode_help_states_the_real_defaults(runner, png, tmp_path):
     stats = json.loads(r.output)
     assert stats["mask"] == codec.DEFAULT_MASK
     assert abs(stats["density"] - codec.DEFAULT_DENSITY) < 0.01
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_unwritable_outputs_fail_cleanly_and_write_nothing(runner, png, tmp_path):
+    # /proc refuses new files even for root: an OSError while writing must be one line
+    r = runner.invoke(cli, ["encode", str(png), "-o", "/proc/sparsecodec-test.bin", "-q"])
+    _fails_cleanly(r)
+    assert "cannot write" in r.output
+    # an auxiliary output that fails (late, or by its extension) leaves no bitstream behind
+    out = tmp_path / "a.bin"
+    for recon in ("/proc/sparsecodec-test.png", str(tmp_path / "r.pgm")):
+        r = runner.invoke(cli, ["encode", str(png), "-o", str(out), "--save-recon", recon, "-q"])
+        _fails_cleanly(r, out)
+    r = runner.invoke(cli, ["encode", str(png), "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["decode", str(out), "-o", "/proc/sparsecodec-test.png"])
+    _fails_cleanly(r)
+
+
+def test_outputs_get_the_usual_permissions(runner, png, tmp_path):
+    umask = os.umask(0o022)
+    try:
+        out = tmp_path / "a.bin"
+        r = runner.invoke(cli, ["encode", str(png), "-o", str(out), "-q"])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(cli, ["decode", str(out), "-o", str(tmp_path / "d.png"), "-q"])
+        assert r.exit_code == 0, r.output
+    finally:
+        os.umask(umask)
+    for p in (out, tmp_path / "d.png"):
+        assert p.stat().st_mode & 0o777 == 0o644

@@ -215,3 +215,25 @@ def test_tiny_images_round_trip(shape, mask):
         np.testing.assert_array_equal(out, res.reconstruction)
         full = sparsecodec.encode_image(img, 1.0, "random", levels=256, colour="rgb", tonal=False)
         np.testing.assert_array_equal(sparsecodec.decode(full.data), img)
+
+
+def test_wrong_options_are_option_errors(small_colour):
+    grey = small_colour[..., 1].astype(float)
+    m = np.random.default_rng(2).random(grey.shape) < 0.1
+    calls = [
+        lambda: sparsecodec.encode(grey, 0.1, bogus=1),
+        lambda: sparsecodec.encode(grey, bpp=1.0, bogus=1),
+        lambda: sparsecodec.encode(grey, "0.1"),
+        lambda: sparsecodec.encode(grey, 0.1, seed=-3),
+        lambda: sparsecodec.encode(grey, 0.1, mask=np.where(m, 0.5, 0.0)),
+        lambda: sparsecodec.inpaint(grey, m, tol=0),
+        lambda: sparsecodec.inpaint(grey, m, tol=float("nan")),
+        lambda: sparsecodec.inpaint(grey, m, bogus=1),
+        lambda: sparsecodec.optimise_tonal(grey, m, bogus=1),
+        lambda: sparsecodec.optimise_tonal(grey, m, tol=-1.0),
+        lambda: sparsecodec.optimise_tonal(grey, m, maxiter=0),
+    ]
+    for i, call in enumerate(calls):
+        with pytest.raises(OptionError):
+            call()
+            pytest.fail(f"call {i} accepted a wrong option")

@@ -48,3 +48,29 @@ def test_bad_density(d):
 def test_unknown_strategy():
     with pytest.raises(OptionError, match="unknown mask strategy"):
         sparsecodec.make_mask(np.zeros((16, 16)), 0.1, strategy="nope")
+
+
+@pytest.mark.parametrize("d", [0.05, 0.3])
+def test_belhachmi_reaches_the_density_on_mostly_flat_images(d):
+    # a two-tone image has Laplacian support only along the edge: fewer pixels than asked for
+    two_tone = np.zeros((100, 100))
+    two_tone[:, 50:] = 200.0
+    ramp = np.tile(np.linspace(0, 255, 100), (100, 1))
+    for img in (two_tone, ramp):
+        m = sparsecodec.make_mask(img, d, strategy="belhachmi")
+        assert abs(m.mean() - d) <= 0.01 * d + 1 / m.size
+
+
+@pytest.mark.parametrize(
+    "strategy", ["random", "belhachmi", "quadtree", "ps", "nlpe", "learned", "wgan"]
+)
+def test_strategies_refuse_unknown_options(strategy):
+    img = np.random.default_rng(0).random((24, 24)) * 255
+    with pytest.raises(OptionError, match="unknown option"):
+        sparsecodec.make_mask(img, 0.1, strategy=strategy, bogus=1)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "3", True])
+def test_bad_seed(seed):
+    with pytest.raises(OptionError, match="seed"):
+        sparsecodec.make_mask(np.zeros((16, 16)), 0.1, strategy="random", seed=seed)

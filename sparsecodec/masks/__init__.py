@@ -53,6 +53,12 @@ def register(
     STRATEGIES[name] = MaskStrategy(name, id, module, function, description, colour, slow, network)
 
 
+def check_options(strategy: str, options: dict) -> None:
+    """Refuse options a strategy does not know (every strategy calls this with its leftovers)."""
+    if options:
+        raise OptionError(f"unknown option(s) for the {strategy} mask: {', '.join(options)}")
+
+
 def get(name: str) -> MaskStrategy:
     try:
         return STRATEGIES[name]

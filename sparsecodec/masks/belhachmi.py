@@ -14,6 +14,7 @@ from numba import njit
 from scipy import ndimage
 
 from ..inpainting.operators import laplacian
+from . import check_options
 
 
 @njit(cache=True)
@@ -43,11 +44,16 @@ def floyd_steinberg(p: np.ndarray) -> np.ndarray:
 
 
 def rescale_to_density(weights: np.ndarray, density: float, iterations: int = 60) -> np.ndarray:
-    """Probabilities ``min(1, s * weights)`` with mean ``density`` (bisection on ``s``)."""
+    """Probabilities ``min(1, s * weights)`` with mean ``density`` (bisection on ``s``).
+
+    Where fewer than ``density * size`` weights are positive (flat regions have a zero
+    Laplacian), those get probability 1 and the rest of the points are spread uniformly over
+    the zero-weight pixels, so that the mean is still ``density``."""
     w = np.maximum(np.asarray(weights, dtype=np.float64), 0.0)
-    if w.max() <= 0:
-        return np.full(w.shape, density)
     target = density * w.size
+    support = int(np.count_nonzero(w))
+    if support <= target:
+        return np.where(w > 0, 1.0, (target - support) / max(w.size - support, 1))
     lo, hi = 0.0, 1.0 / w[w > 0].min()
     for _ in range(iterations):
         s = 0.5 * (lo + hi)
@@ -66,6 +72,7 @@ def belhachmi_mask(
     The dithering target is corrected (a few bisection steps on the rescaling) so that the
     achieved density is within 1 % of ``density``. Deterministic; ``seed`` is unused.
     """
+    check_options("belhachmi", options)
     f = np.asarray(image, dtype=np.float64)
     lap = np.abs(laplacian(ndimage.gaussian_filter(f, sigma, mode="nearest")))
     n_target = density * f.size

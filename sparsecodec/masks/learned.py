@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OptionError, WeightsError
+from . import check_options
 
 DEFAULT_WEIGHTS = "learned_masks.safetensors"
 FORMAT = "sparsecodec-learned-mask-v1"
@@ -228,8 +229,7 @@ def learned_mask(
     With more than one candidate each is judged by the real homogeneous diffusion inpainting
     MSE and the best is kept. ``precision`` of the network pass: see :func:`mask_probabilities`.
     """
-    if options:
-        raise OptionError(f"unknown option(s) for the learned mask: {', '.join(options)}")
+    check_options("learned", options)
     image = np.asarray(image, dtype=np.float64)
     if image.ndim != 2 or image.size == 0:
         raise OptionError(f"learned mask needs a non-empty 2-D image, got shape {image.shape}")

@@ -41,6 +41,7 @@ from numba import njit
 
 from ..errors import ImageError, OptionError
 from ..inpainting import solve
+from . import check_options
 from .ps import _progress, check_image, ps_mask
 
 SOLVE_TOL = 1e-7
@@ -568,15 +569,16 @@ def nlpe_mask(
 
     ``error_window``, ``solve_tol``, ``solve_maxiter`` and ``solver`` in ``options`` go to PS
     (``solver`` also to NLPE); the other options of :func:`nlpe_refine` (``tonal``,
-    ``removal_candidates``, ``window``, ...) to NLPE; unknown options are ignored, as for every
-    mask strategy.
+    ``removal_candidates``, ``window``, ...) to NLPE; unknown options raise
+    :class:`~sparsecodec.errors.OptionError`, as for every mask strategy.
     """
     import inspect
 
     ps_keys = ("error_window", "solve_tol", "solve_maxiter", "solver")
+    known = set(inspect.signature(nlpe_refine).parameters) - {"error_window"}
+    check_options("nlpe", {k: v for k, v in options.items() if k not in known | set(ps_keys)})
     ps_opts = {k: options[k] for k in ps_keys if k in options}
     mask = ps_mask(image, density, seed=seed, p=p, q=q, runs=runs, progress=progress, **ps_opts)
-    known = set(inspect.signature(nlpe_refine).parameters) - {"error_window"}
     options = {k: v for k, v in options.items() if k in known}
     return nlpe_refine(
         image,

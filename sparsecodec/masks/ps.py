@@ -28,6 +28,7 @@ from numba import njit
 
 from ..errors import ImageError, OptionError
 from ..inpainting import solve
+from . import check_options
 
 
 @njit(cache=True)
@@ -153,6 +154,7 @@ def ps_mask(
         default: the warm-started solves only have to spread local changes, and on trui it
         took 8.6 s CPU against 13 s with the multigrid-preconditioned CG (same masks quality).
     """
+    check_options("ps", options)
     f = check_image(image)
     n_target = target_count(density, f.size)
     if not 0.0 < p <= 1.0:

@@ -116,7 +116,9 @@ def quadtree_mask(
     the target by the points of the last round.
     """
     from ..inpainting import solve
+    from . import check_options
 
+    check_options("quadtree", options)
     f = np.asarray(image, dtype=np.float64)
     if f.ndim != 2:
         raise OptionError(f"quadtree masks need a 2-D image, got shape {f.shape}")

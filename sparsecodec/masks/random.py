@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import check_options
+
 
 def random_mask(image: np.ndarray, density: float, *, seed: int = 0, **options) -> np.ndarray:
     """Exactly ``round(density * H * W)`` (at least one) pixels drawn uniformly, seeded."""
+    check_options("random", options)
     H, W = np.shape(image)[:2]
     n = max(1, int(round(density * H * W)))
     rng = np.random.default_rng(seed)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImageError, OptionError, WeightsError
+from . import check_options
 
 _NAME = re.compile(r"^wgan_mask_d(\d+(?:p\d+)?)\.safetensors$")
 
@@ -103,8 +104,7 @@ def wgan_mask(
     from ..nets.precision import autocast
     from ..nets.wgan import pad_to_multiple, run_tiled
 
-    if options:
-        raise OptionError(f"unknown option(s) for the wgan mask: {', '.join(options)}")
+    check_options("wgan", options)
     a = np.asarray(image, dtype=np.float64)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]

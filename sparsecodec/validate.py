@@ -1,0 +1,58 @@
+"""Checks of user-supplied option values for the public functions.
+
+Each returns the value in its canonical type or raises
+:class:`~sparsecodec.errors.OptionError` with a one-line message, so that a wrong option never
+surfaces as a ``TypeError`` or ``ValueError`` from deep inside NumPy or the solver.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from numbers import Integral, Real
+
+from .errors import OptionError
+
+
+def check_density(density: object) -> float:
+    """A mask density: a real number in (0, 1]."""
+    if isinstance(density, bool) or not isinstance(density, Real):
+        raise OptionError(f"density must be a number in (0, 1], got {density!r}")
+    d = float(density)
+    if not 0.0 < d <= 1.0:
+        raise OptionError(f"density must be in (0, 1], got {density!r}")
+    return d
+
+
+def check_seed(seed: object) -> int:
+    """A random seed: an integer in [0, 2**32) (it is stored in the bitstream header)."""
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < 2**32:
+        raise OptionError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    return int(seed)
+
+
+def check_positive(value: object, name: str) -> float:
+    """A finite real number > 0 (tolerances, step sizes)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise OptionError(f"{name} must be a positive number, got {value!r}")
+    if not value > 0:
+        raise OptionError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def check_count(value: object, name: str, minimum: int = 1) -> int:
+    """An integer >= ``minimum`` (iteration caps, sample counts)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise OptionError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_keywords(fn: Callable, options: dict, what: str) -> None:
+    """Refuse keywords that ``fn`` (which receives ``options``) does not take."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = [k for k in options if k not in params]
+    if unknown:
+        raise OptionError(f"unknown option(s) for {what}: {', '.join(unknown)}")

@@ -87,7 +87,7 @@ def main() -> None:
             f" {args.density}, mask=KIND, tonal=False)` with the default levels (12; colour"
             " 12 / 18 / 18). Times: `write_stream` (encoding) and `read_stream` (decoding) of the"
             f" stream's header, mask and values, CPU ms, fastest of {args.repeats} runs per image;"
-            " mean / max over the images. Target (issue 7): <= {TARGET_MS:.0f} ms both ways.",
+            f" mean / max over the images. Target (issue 7): <= {TARGET_MS:.0f} ms both ways.",
             "",
             table(
                 [

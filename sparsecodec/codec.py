@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import masks
+from .coding.quantise import check_levels
 from .colour import luma, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import OptionError
 from .io import check_image, check_mask, to_uint8
@@ -94,10 +95,7 @@ def channel_levels(
         lv = tuple(levels)
     if len(lv) != channels:
         raise OptionError(f"need {channels} quantisation levels, got {len(lv)}")
-    for v in lv:
-        if not (2 <= int(v) <= 256):
-            raise OptionError(f"quantisation levels must be in [2, 256], got {v}")
-    return tuple(int(v) for v in lv)
+    return tuple(check_levels(v) for v in lv)
 
 
 def to_coding_space(image: np.ndarray, colour: int) -> np.ndarray:

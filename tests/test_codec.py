@@ -182,6 +182,9 @@ def test_channel_levels():
         channel_levels(12, 3, colour=1, chroma_levels=300)
     with pytest.raises(OptionError):
         channel_levels((12, 12), 3)
+    for bad in ((12.7,), ("12",), (True,), (12, 12.5, 12)):  # never silently truncated
+        with pytest.raises(OptionError, match="integer"):
+            channel_levels(bad, len(bad))
     for channels, colour in ((1, 0), (3, 0)):  # grey / RGB have no chroma channels
         with pytest.raises(OptionError, match="YCbCr"):
             channel_levels(12, channels, colour=colour, chroma_levels=18)

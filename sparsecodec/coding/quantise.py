@@ -22,7 +22,8 @@ def check_levels(levels: int) -> int:
         raise OptionError(f"quantisation levels must be an integer, got {levels!r}") from None
     if value != levels or not MIN_LEVELS <= value <= MAX_LEVELS:
         raise OptionError(
-            f"quantisation levels must be in [{MIN_LEVELS}, {MAX_LEVELS}], got {levels!r}"
+            f"quantisation levels must be an integer in [{MIN_LEVELS}, {MAX_LEVELS}],"
+            f" got {levels!r}"
         )
     return value
 

@@ -325,7 +325,7 @@ def semantic_inpaint(
     poisson: bool = True,
     seed: int = 0,
     device: str = "cpu",
-    progress: bool = True,
+    progress: bool = False,
     model: str = "wgan_gp_32",
 ) -> np.ndarray:
     """Fill the pixels where ``known_mask`` is False by semantic inpainting (Vitoria et al. 2019).
@@ -364,7 +364,7 @@ def semantic_inpaint_variants(
     poisson_modes: tuple[bool, ...] = (False, True),
     seed: int = 0,
     device: str = "cpu",
-    progress: bool = True,
+    progress: bool = False,
     model: str = "wgan_gp_32",
 ) -> dict[bool, np.ndarray]:
     """Like :func:`semantic_inpaint`, but one latent optimisation serves several final steps:

@@ -20,7 +20,7 @@ from .coding.quantise import check_levels
 from .colour import luma, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import OptionError
 from .io import check_image, check_mask, to_uint8
-from .validate import check_density, check_keywords, check_seed
+from .validate import check_density, check_keywords, check_positive, check_seed
 
 #: decoder ids of the header: homogeneous diffusion; the WGAN generator ``wgan_inpaint``
 #: (trained on random masks); the generator bundled with the mask WGAN model for the mask's
@@ -82,8 +82,7 @@ def channel_levels(
     if chroma_levels is not None and not (channels == 3 and colour == COLOUR_SPACES["ycbcr"]):
         raise OptionError("chroma levels apply only to colour images stored as YCbCr")
     if np.isscalar(levels):
-        if not isinstance(levels, (int, np.integer)) or isinstance(levels, bool):
-            raise OptionError(f"quantisation levels must be an integer, got {levels!r}")
+        levels = check_levels(levels)
         if channels == 3 and colour == COLOUR_SPACES["ycbcr"]:
             cl = chroma_levels_for(levels) if chroma_levels is None else chroma_levels
             lv = (levels, cl, cl)
@@ -92,7 +91,10 @@ def channel_levels(
     else:
         if chroma_levels is not None:
             raise OptionError("give chroma_levels only with a single number of levels")
-        lv = tuple(levels)
+        try:
+            lv = tuple(levels)
+        except TypeError:
+            raise OptionError(f"quantisation levels must be integers, got {levels!r}") from None
     if len(lv) != channels:
         raise OptionError(f"need {channels} quantisation levels, got {len(lv)}")
     return tuple(check_levels(v) for v in lv)
@@ -325,10 +327,16 @@ def encode(
     if bpp is not None or psnr is not None:
         from .ratecontrol import encode_to_quality, encode_to_rate
 
-        check_keywords(encode_image, {k: v for k, v in options.items() if k not in
-                       ("levels", "levels_grid", "rel_tol", "steps")}, "encode")  # fmt: skip
         if bpp is not None and psnr is not None:
             raise OptionError("give at most one of bpp and psnr")
+        # rate control's own options; it sets the density, mask_array and reconstruct itself
+        own = {"levels", "levels_grid", "steps"} | ({"rel_tol"} if bpp is not None else set())
+        rest = {k: v for k, v in options.items() if k not in own}
+        check_keywords(encode_image, rest, "rate control", filled=("reconstruct", "mask_array"))
+        if bpp is not None:
+            bpp = check_positive(bpp, "bpp")
+        else:
+            psnr = check_positive(psnr, "psnr")
         if "levels" in options:
             options["levels_grid"] = (options.pop("levels"),)
         if bpp is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -166,14 +167,29 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     atomic_write_all([(path, data)])
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (``os.umask`` sets it
+    for every thread while it is read)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 def atomic_write_all(files: list[tuple[str | os.PathLike, bytes]]) -> None:
     """Write several files all or none: every ``(path, data)`` goes to a temporary file in its
     folder first, then all are renamed. A file that cannot be written raises
-    :class:`~sparsecodec.errors.OutputError` and leaves no output and no temporary file.
-    New files get the usual permissions (0666 minus the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
+    :class:`~sparsecodec.errors.OutputError` and leaves no temporary file and no new output
+    (should a rename fail after others succeeded, the outputs already renamed are removed).
+    A file that is replaced keeps its permissions; new files get 0666 minus the umask."""
     temps: list[tuple[str, Path]] = []
+    placed: list[Path] = []
     path = Path(".")
     try:
         for name, data in files:
@@ -183,18 +199,28 @@ def atomic_write_all(files: list[tuple[str | os.PathLike, bytes]]) -> None:
                 raise OutputError(
                     f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist"
                 )
+            if path.is_dir():
+                raise OutputError(f"cannot write {str(path)!r}: it is a folder")
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+            except OSError:
+                mode = 0o666 & ~_umask()
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
             temps.append((tmp, path))
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            os.chmod(tmp, 0o666 & ~umask)
+            try:
+                os.chmod(tmp, mode)
+            except OSError:  # some file systems refuse chmod; the data matter more
+                pass
         for tmp, path in temps:
             os.replace(tmp, path)
+            placed.append(path)
     except OSError as exc:
-        _remove(tmp for tmp, _ in temps)
+        _remove([tmp for tmp, _ in temps] + placed)
         raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     except BaseException:
-        _remove(tmp for tmp, _ in temps)
+        _remove([tmp for tmp, _ in temps] + placed)
         raise
 
 

@@ -2,6 +2,7 @@ import io
 import os
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -330,3 +331,34 @@ def test_outputs_get_the_usual_permissions(runner, png, tmp_path):
         os.umask(umask)
     for p in (out, tmp_path / "d.png"):
         assert p.stat().st_mode & 0o777 == 0o644
+
+
+def test_replaced_outputs_keep_their_permissions(runner, png, tmp_path):
+    out = tmp_path / "a.bin"
+    out.write_bytes(b"old")
+    out.chmod(0o600)
+    r = runner.invoke(cli, ["encode", str(png), "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes()[:4] != b"old" and out.stat().st_mode & 0o777 == 0o600
+
+
+def test_write_all_leaves_nothing_when_one_target_fails(tmp_path, monkeypatch):
+    from sparsecodec.errors import OutputError
+    from sparsecodec.io import atomic_write_all
+
+    (tmp_path / "folder").mkdir()
+    first = tmp_path / "first.bin"
+    with pytest.raises(OutputError, match="folder"):
+        atomic_write_all([(first, b"x"), (tmp_path / "folder", b"y")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+    # a rename that fails after another succeeded takes the renamed output back
+    target = tmp_path / "sub" / "b.bin"
+    (tmp_path / "sub").mkdir()
+    target.mkdir()  # a folder appearing at the target between the checks and the rename
+    real_is_dir = Path.is_dir
+    monkeypatch.setattr(Path, "is_dir", lambda p: p != target and real_is_dir(p))
+    with pytest.raises(OutputError):
+        atomic_write_all([(first, b"x"), (target, b"y")])
+    monkeypatch.undo()
+    assert not first.exists()
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["b.bin"] and target.is_dir()

@@ -235,8 +235,31 @@ def test_wrong_options_are_option_errors(small_colour):
         lambda: sparsecodec.optimise_tonal(grey, m, bogus=1),
         lambda: sparsecodec.optimise_tonal(grey, m, tol=-1.0),
         lambda: sparsecodec.optimise_tonal(grey, m, maxiter=0),
+        lambda: sparsecodec.encode(grey, psnr=25, rel_tol=0.1),  # rel_tol is for bpp only
+        lambda: sparsecodec.encode(grey, bpp=2.0, reconstruct=False),  # set by rate control
+        lambda: sparsecodec.encode(grey, bpp=2.0, mask_array=m),
+        lambda: sparsecodec.encode(grey, bpp="1"),
+        lambda: sparsecodec.encode(grey, psnr="30"),
+        lambda: sparsecodec.encode(grey, 0.1, levels=None),
+        lambda: sparsecodec.inpaint(grey, m, values=grey),  # filled by inpaint itself
+        lambda: sparsecodec.make_mask(grey, 0.1, "nlpe", mask=m, cycles=0.1),
     ]
     for i, call in enumerate(calls):
         with pytest.raises(OptionError):
             call()
             pytest.fail(f"call {i} accepted a wrong option")
+
+
+def test_numeric_option_forms_are_accepted(small_colour):
+    grey = small_colour[..., 1]
+    ref = sparsecodec.encode(grey, 0.1, seed=1, levels=12, tonal=False)
+    for kw in (
+        {"density": np.array(0.1)},  # 0-d array
+        {"density": np.float32(0.1), "seed": np.uint32(1)},
+        {"seed": 1.0},  # an integer-valued float
+        {"levels": np.float64(12.0)},
+        {"levels": (np.int64(12),)},
+    ):
+        args = {"density": 0.1, "seed": 1, "levels": 12, "tonal": False, **kw}
+        density = args.pop("density")
+        assert sparsecodec.encode(grey, density, **args) == ref, kw

@@ -96,20 +96,17 @@ DITHER_COUNT_TOLERANCE = 0.05
 
 
 def dither_to_density(p: np.ndarray, orientation: int, density: float) -> np.ndarray:
-    """:func:`dither`, re-run at most 8 times on probabilities rescaled to a corrected density
-    while the count misses ``density * p.size`` by more than :data:`DITHER_COUNT_TOLERANCE`."""
-    target = density * p.size
-    best = m = dither(p, orientation)
-    d = density
-    for _ in range(8):
-        n = int(m.sum())
-        if abs(n - target) <= DITHER_COUNT_TOLERANCE * target:
-            break
-        d = min(1.0, d * target / n)
-        m = dither(rescale_probabilities(p, d), orientation)
-        if abs(int(m.sum()) - target) < abs(int(best.sum()) - target):
-            best = m
-    return best
+    """:func:`dither` with the count corrected to ``density`` within
+    :data:`DITHER_COUNT_TOLERANCE` (:func:`~sparsecodec.masks.belhachmi.corrected_dither`, on
+    ``p`` rescaled to the corrected density; ``p`` itself, of mean ``density``, first)."""
+    from .belhachmi import corrected_dither
+
+    return corrected_dither(
+        lambda d: p if d == density else rescale_probabilities(p, d),
+        density,
+        tol=DITHER_COUNT_TOLERANCE,
+        binarise=lambda q: dither(q, orientation),
+    )
 
 
 def coin_flips(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -575,7 +575,8 @@ def nlpe_mask(
     import inspect
 
     ps_keys = ("error_window", "solve_tol", "solve_maxiter", "solver")
-    known = set(inspect.signature(nlpe_refine).parameters) - {"error_window"}
+    params = inspect.signature(nlpe_refine).parameters.values()
+    known = {p.name for p in params if p.kind is p.KEYWORD_ONLY} - {"error_window"}
     check_options("nlpe", {k: v for k, v in options.items() if k not in known | set(ps_keys)})
     ps_opts = {k: options[k] for k in ps_keys if k in options}
     mask = ps_mask(image, density, seed=seed, p=p, q=q, runs=runs, progress=progress, **ps_opts)

@@ -90,8 +90,8 @@ def dither(p: np.ndarray, orientation: int = 0) -> np.ndarray:
 
 #: relative miss of the kept-pixel count beyond which the dithered masks are re-dithered at a
 #: corrected density: on flat images error diffusion loses much of its error at the image border
-#: (a constant 64x64 image kept 1.49 % at 2 %); natural images miss by at most 3.5 % (the 138
-#: learned masks of benchmarks/results/masks.md) and are left as they are.
+#: (a constant 64x64 image kept 1.49 % at 2 %); natural images miss by at most 3.8 % (the 544
+#: dithered candidates behind benchmarks/results/masks.md) and are left as they are.
 DITHER_COUNT_TOLERANCE = 0.05
 
 

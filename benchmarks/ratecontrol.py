@@ -1,6 +1,11 @@
 """Rate control on every image of a folder: does ``--bpp B`` land within 3 % of B?
 
     python -m benchmarks.ratecontrol [--data DIR] [--targets 0.2] [--mask NAME] [--no-tonal]
+    python -m benchmarks.ratecontrol --psnr --targets 28 [--limit 8]
+
+With ``--psnr`` the targets are PSNRs in dB and :func:`~sparsecodec.ratecontrol.encode_to_quality`
+(``sparsecodec encode --psnr``) is run instead: smallest file reaching the target; it writes
+benchmarks/results/ratecontrol_psnr.md.
 
 For each image (grey = luma, and colour) and each target rate, runs
 :func:`sparsecodec.ratecontrol.encode_to_rate` (the code behind ``sparsecodec encode --bpp``)
@@ -45,20 +50,100 @@ def run(path: Path, grey: bool, target: float, mask: str, tonal: bool) -> dict:
     return row
 
 
+def run_quality(path: Path, grey: bool, target: float, mask: str, tonal: bool) -> dict:
+    """One quality-controlled encode (``--psnr``): size, PSNR reached, time."""
+    from sparsecodec.ratecontrol import encode_to_quality
+
+    img = load(path, grey=grey)
+    row = {"image": path.name, "kind": "grey" if grey else "colour", "target": target}
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        res = encode_to_quality(img, target, mask, tonal=tonal)
+    except Exception as exc:  # reported as a miss, not a crash of the benchmark
+        row.update(error=str(exc))
+    else:
+        row.update(
+            bytes=len(res.data),
+            bpp=8 * len(res.data) / (img.shape[0] * img.shape[1]),
+            psnr=res.stats["psnr"],
+            density=res.stats["density"],
+            levels=res.stats.get("levels"),
+        )
+    row.update(time=time.perf_counter() - t0, cpu=time.process_time() - c0)
+    return row
+
+
+def quality_report(rows: list[dict], kinds, targets, mask: str, tonal: bool) -> str:
+    """Markdown of a ``--psnr`` run: every encode must reach its target."""
+    ok = [r for r in rows if "psnr" in r]
+    reached = sum(1 for r in ok if r["psnr"] >= r["target"])
+    summary = []
+    for kind in kinds:
+        for target in targets:
+            sel = [r for r in rows if r["kind"] == kind and r["target"] == target]
+            good = [r for r in sel if "psnr" in r]
+            summary.append(
+                [
+                    kind,
+                    target,
+                    f"{sum(1 for r in good if r['psnr'] >= target)}/{len(sel)}",
+                    f"{np.mean([r['bpp'] for r in good]):.4f}" if good else "-",
+                    f"{np.mean([r['psnr'] for r in good]):.2f}" if good else "-",
+                    f"{np.median([r['time'] for r in sel]):.1f}",
+                    f"{np.median([r['cpu'] for r in sel]):.1f}",
+                ]
+            )
+    per_image = [
+        [
+            r["image"],
+            r["kind"],
+            r["target"],
+            r.get("bytes", r.get("error", "failed")),
+            f"{r['bpp']:.4f}" if "bpp" in r else "-",
+            f"{r['psnr']:.2f}" if "psnr" in r else "-",
+            f"{100 * r['density']:.2f}" if "density" in r else "-",
+            r.get("levels", "-"),
+            f"{r['time']:.1f}",
+            f"{r['cpu']:.1f}",
+        ]
+        for r in rows
+    ]
+    head = ["kind", "target dB", "reached", "mean bpp", "mean PSNR dB", "median wall s"]
+    return (
+        f"# Quality control (`--psnr`)\n\nCommand: `{command()}`  \nMachine: {machine()}\n\n"
+        f"Mask `{mask}`, tonal optimisation {'on' if tonal else 'off'}, other options default: "
+        "the smallest bitstream whose decoded PSNR (peak 255, all channels) reaches the target. "
+        f"**{reached}/{len(rows)} encodes reach their target.**\n\n"
+        + table(head + ["median CPU s"], summary)
+        + "\n\n## Per image\n\n"
+        + table(
+            ["image", "kind", "target", "bytes", "bpp", "PSNR", "density %", "levels"]
+            + ["wall s", "CPU s"],
+            per_image,
+        )
+        + "\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     from sparsecodec.codec import DEFAULT_MASK, DEFAULT_TONAL
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA / "kodak"))
-    ap.add_argument("--targets", default="0.2", help="comma-separated rates (bpp)")
+    ap.add_argument("--targets", default=None, help="comma-separated rates (bpp; default 0.2)")
+    ap.add_argument("--psnr", action="store_true", help="targets are PSNRs (dB; default 28)")
     ap.add_argument("--mask", default=DEFAULT_MASK, help="mask strategy (default: the codec's)")
     ap.add_argument("--no-tonal", action="store_true", help="without tonal optimisation")
     ap.add_argument("--kinds", default="grey,colour")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--quick", action="store_true", help="4 images, one target (0.2 bpp)")
-    ap.add_argument("--out", default=str(RESULTS / "ratecontrol.md"))
+    ap.add_argument("--out", default=None, help="default ratecontrol.md / ratecontrol_psnr.md")
     args = ap.parse_args(argv)
-    targets = [0.2] if args.quick else [float(t) for t in args.targets.split(",")]
+    default = "28" if args.psnr else "0.2"
+    targets = (
+        [float(default)] if args.quick else [float(t) for t in (args.targets or default).split(",")]
+    )
+    out = args.out or str(RESULTS / ("ratecontrol_psnr.md" if args.psnr else "ratecontrol.md"))
     files = images(args.data, limit=4 if args.quick and not args.limit else args.limit)
     tonal = DEFAULT_TONAL and not args.no_tonal
     kinds = [k for k in args.kinds.split(",") if k]
@@ -66,9 +151,16 @@ def main(argv: list[str] | None = None) -> None:
     for kind in kinds:
         for target in targets:
             for path in files:
-                r = run(path, kind == "grey", target, args.mask, tonal)
+                r = (run_quality if args.psnr else run)(
+                    path, kind == "grey", target, args.mask, tonal
+                )
                 rows.append(r)
                 print(r, flush=True)
+    if args.psnr:
+        text = quality_report(rows, kinds, targets, args.mask, tonal)
+        Path(out).write_text(text)
+        print(text.split("## Per image")[0])
+        return
     ok = [r for r in rows if np.isfinite(r["bpp"])]
     within = sum(1 for r in ok if abs(r["dev"]) <= 0.03)
     worst = max((abs(r["dev"]) for r in ok), default=float("nan"))
@@ -145,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         + "\n"
     )
-    Path(args.out).write_text(text)
+    Path(out).write_text(text)
     print(text.split("## Per image")[0])
 
 

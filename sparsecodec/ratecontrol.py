@@ -14,7 +14,14 @@ import math
 
 import numpy as np
 
-from .codec import DEFAULT_MASK, DEFAULT_TONAL, EncodeResult, chroma_levels_for, encode_image
+from .codec import (
+    DEFAULT_DENSITY,
+    DEFAULT_MASK,
+    DEFAULT_TONAL,
+    EncodeResult,
+    chroma_levels_for,
+    encode_image,
+)
 from .errors import OptionError
 
 #: quantisation levels tried by rate control: with tonal optimisation and quadtree masks the
@@ -197,22 +204,50 @@ def encode_to_rate(
     return best
 
 
+#: smallest and largest density factor of the steps that bracket the target PSNR in
+#: :func:`_smallest_density`
+GROW, MAX_GROW = 1.5, 16.0
+
+
 def _smallest_density(f, psnr: float, lo: float, hi: float, steps: int, first: float | None = None):
-    """Bisection (geometric) for the smallest density in ``[lo, hi]`` whose encode ``f(d)``
-    reaches ``psnr``; returns that encode or ``None`` if ``f(hi)`` misses it."""
+    """Smallest density in ``[lo, hi]`` (to 2 %) whose encode ``f(d)`` reaches ``psnr``;
+    returns that encode or ``None`` if ``f(hi)`` misses it.
+
+    The PSNR grows about linearly in ``log(d)``. From ``first`` (default ``hi``) steps up or
+    down bracket the target: a factor :data:`GROW`, or the slope of the last two encodes
+    extrapolated 10 % beyond the target (at most :data:`MAX_GROW`). Then the bracket is narrowed
+    by regula falsi in ``(log d, PSNR)`` (bisection when the same end moved twice running,
+    every step inside the middle 80 % of the bracket) until ``hi / lo < 1.02``."""
     found = None
+    p_lo = p_hi = None
+    side = 0
+    prev = None
     d = first if first is not None and lo < first < hi else hi
     for _ in range(steps):
         r = f(d)
-        if r.stats["psnr"] >= psnr:
-            hi, found = d, r
+        p = r.stats["psnr"]
+        tried = d
+        if p >= psnr:
+            hi, p_hi, found, moved = d, p, r, 1
         elif d >= hi:
             return None
         else:
-            lo = d
+            lo, p_lo, moved = d, p, -1
         if hi / lo < 1.02:
             break
-        d = math.sqrt(lo * hi) if found is not None else hi
+        if found is None or p_lo is None:  # not bracketed yet
+            factor = GROW
+            if prev is not None and moved == side and d != prev[0]:
+                slope = (p - prev[1]) / math.log(d / prev[0])
+                if slope > 0:
+                    factor = min(max(math.exp(1.1 * abs(psnr - p) / slope), GROW), MAX_GROW)
+            d = min(hi, d * factor) if found is None else max(lo, d / factor)
+        else:
+            t = (psnr - p_lo) / (p_hi - p_lo) if p_hi > p_lo else 0.5
+            t = 0.5 if moved == side else min(max(t, 0.1), 0.9)
+            d = math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo)))
+        side = moved
+        prev = (tried, p)
     return found
 
 
@@ -238,7 +273,7 @@ def encode_to_quality(
     enc = _Encoder(image, mask, options)
     lo = max(MIN_DENSITY, 1.0 / (H * W))
     cands: list[tuple[EncodeResult, Levels]] = []  # with the levels spec that made each
-    guess = None
+    guess = DEFAULT_DENSITY  # then the density found for the previous quantisation
     grid = candidate_levels(image, levels_grid, options)
     for L in grid:
         r = _smallest_density(lambda d, L=L: enc(d, L, tonal=False), psnr, lo, 1.0, steps, guess)

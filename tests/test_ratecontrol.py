@@ -110,3 +110,32 @@ def test_quality_target_with_fixed_chroma_levels():
     res = encode_to_quality(rgb, 26.0, levels_grid=(12,), chroma_levels=20, tonal=True)
     assert res.stats["psnr"] >= 26.0 and res.stats["levels"] == [12, 20, 20]
     np.testing.assert_array_equal(sparsecodec.decode(res.data), res.reconstruction)
+
+
+@pytest.mark.parametrize("first", [None, 1e-3, 0.02, 0.5])
+@pytest.mark.parametrize("d_star", [0.004, 0.05, 0.3])
+def test_smallest_density_search_on_a_known_curve(first, d_star):
+    """PSNR rising like 8 log10(d) with small wiggles (a real curve is not exactly linear): the
+    search returns an encode that reaches the target, at a density within 2 % of the true
+    smallest one, and gives up (None) when even the largest density misses."""
+    from types import SimpleNamespace
+
+    from sparsecodec.ratecontrol import _smallest_density
+
+    calls = []
+
+    def f(d):
+        calls.append(d)
+        psnr = 30.0 + 8.0 * np.log10(d / d_star) + 0.05 * np.sin(40 * np.log(d))
+        return SimpleNamespace(stats={"psnr": psnr, "d": d})
+
+    target = f(d_star).stats["psnr"]
+    calls.clear()
+    grid = np.exp(np.linspace(np.log(1e-4), 0.0, 200001))  # the true smallest density
+    true_d = grid[np.argmax(f(grid).stats["psnr"] >= target)]
+    calls.clear()
+    r = _smallest_density(f, target, 1e-4, 1.0, 20, first)
+    assert r is not None and r.stats["psnr"] >= target
+    assert true_d <= r.stats["d"] <= 1.02 * true_d
+    assert len(calls) <= 14
+    assert _smallest_density(f, f(1.0).stats["psnr"] + 0.1, 1e-4, 1.0, 20, first) is None

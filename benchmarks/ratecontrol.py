@@ -26,49 +26,29 @@ import numpy as np
 from benchmarks.common import DEFAULT_DATA, RESULTS, command, images, load, machine, table
 
 
-def run(path: Path, grey: bool, target: float, mask: str, tonal: bool) -> dict:
-    """One rate-controlled encode; the rate is measured on the returned bytes."""
-    from sparsecodec.ratecontrol import encode_to_rate
+def run(path: Path, grey: bool, target: float, mask: str, tonal: bool, quality: bool = False):
+    """One rate-controlled encode (``--bpp``; with ``quality``: ``--psnr``, the target in dB);
+    the rate is measured on the returned bytes."""
+    from sparsecodec.ratecontrol import encode_to_quality, encode_to_rate
 
     img = load(path, grey=grey)
     row = {"image": path.name, "kind": "grey" if grey else "colour", "target": target}
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        res = encode_to_rate(img, target, mask, tonal=tonal)
+        res = (encode_to_quality if quality else encode_to_rate)(img, target, mask, tonal=tonal)
     except Exception as exc:  # reported as a miss, not a crash of the benchmark
         row.update(bpp=float("nan"), error=str(exc))
     else:
         bpp = 8 * len(res.data) / (img.shape[0] * img.shape[1])
         row.update(
-            bpp=bpp,
-            dev=(bpp - target) / target,
-            psnr=res.stats["psnr"],
-            density=res.stats["density"],
-            levels=res.stats.get("levels"),
-        )
-    row.update(time=time.perf_counter() - t0, cpu=time.process_time() - c0)
-    return row
-
-
-def run_quality(path: Path, grey: bool, target: float, mask: str, tonal: bool) -> dict:
-    """One quality-controlled encode (``--psnr``): size, PSNR reached, time."""
-    from sparsecodec.ratecontrol import encode_to_quality
-
-    img = load(path, grey=grey)
-    row = {"image": path.name, "kind": "grey" if grey else "colour", "target": target}
-    t0, c0 = time.perf_counter(), time.process_time()
-    try:
-        res = encode_to_quality(img, target, mask, tonal=tonal)
-    except Exception as exc:  # reported as a miss, not a crash of the benchmark
-        row.update(error=str(exc))
-    else:
-        row.update(
             bytes=len(res.data),
-            bpp=8 * len(res.data) / (img.shape[0] * img.shape[1]),
+            bpp=bpp,
             psnr=res.stats["psnr"],
             density=res.stats["density"],
             levels=res.stats.get("levels"),
         )
+        if not quality:
+            row["dev"] = (bpp - target) / target
     row.update(time=time.perf_counter() - t0, cpu=time.process_time() - c0)
     return row
 
@@ -99,7 +79,7 @@ def quality_report(rows: list[dict], kinds, targets, mask: str, tonal: bool) -> 
             r["kind"],
             r["target"],
             r.get("bytes", r.get("error", "failed")),
-            f"{r['bpp']:.4f}" if "bpp" in r else "-",
+            f"{r['bpp']:.4f}" if "psnr" in r else "-",
             f"{r['psnr']:.2f}" if "psnr" in r else "-",
             f"{100 * r['density']:.2f}" if "density" in r else "-",
             r.get("levels", "-"),
@@ -151,9 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     for kind in kinds:
         for target in targets:
             for path in files:
-                r = (run_quality if args.psnr else run)(
-                    path, kind == "grey", target, args.mask, tonal
-                )
+                r = run(path, kind == "grey", target, args.mask, tonal, quality=args.psnr)
                 rows.append(r)
                 print(r, flush=True)
     if args.psnr:

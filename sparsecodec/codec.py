@@ -20,7 +20,7 @@ from .coding.quantise import check_levels
 from .colour import luma, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import OptionError
 from .io import check_image, check_mask, to_uint8
-from .validate import check_density, check_keywords, check_positive, check_seed
+from .validate import check_density, check_keywords, check_seed
 
 #: decoder ids of the header: homogeneous diffusion; the WGAN generator ``wgan_inpaint``
 #: (trained on random masks); the generator bundled with the mask WGAN model for the mask's
@@ -333,10 +333,6 @@ def encode(
         own = {"levels", "levels_grid", "steps"} | ({"rel_tol"} if bpp is not None else set())
         rest = {k: v for k, v in options.items() if k not in own}
         check_keywords(encode_image, rest, "rate control", filled=("reconstruct", "mask_array"))
-        if bpp is not None:
-            bpp = check_positive(bpp, "bpp")
-        else:
-            psnr = check_positive(psnr, "psnr")
         if "levels" in options:
             options["levels_grid"] = (options.pop("levels"),)
         if bpp is not None:

@@ -23,6 +23,7 @@ from .codec import (
     encode_image,
 )
 from .errors import OptionError
+from .validate import check_positive
 
 #: quantisation levels tried by rate control: with tonal optimisation and quadtree masks the
 #: Pareto fronts of benchmarks/results/rd.md use 8-16 levels, without it 16-64
@@ -137,8 +138,7 @@ def encode_to_rate(
     outside the tolerance, the density is corrected by a few secant steps with tonal
     optimisation on.
     """
-    if not (0 < bpp < math.inf):
-        raise OptionError(f"target rate must be a positive finite number, got {bpp}")
+    bpp = check_positive(bpp, "bpp")
     H, W = np.shape(image)[:2]
     tonal = bool(options.get("tonal", DEFAULT_TONAL))
     tonal = tonal and options.get("decoder", "diffusion") == "diffusion"
@@ -265,8 +265,7 @@ def encode_to_quality(
     With ``tonal=True`` the density is first bisected without tonal optimisation (which only
     improves the PSNR), then refined with it below that density for the two best levels.
     """
-    if not math.isfinite(psnr):
-        raise OptionError(f"target PSNR must be a finite number, got {psnr}")
+    psnr = check_positive(psnr, "psnr")
     H, W = np.shape(image)[:2]
     tonal = bool(options.get("tonal", DEFAULT_TONAL))
     tonal = tonal and options.get("decoder", "diffusion") == "diffusion"

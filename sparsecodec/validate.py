@@ -48,9 +48,9 @@ def check_positive(value: object, name: str) -> float:
     """A finite real number > 0 (tolerances, step sizes, rate and quality targets)."""
     value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise OptionError(f"{name} must be a positive number, got {value!r}")
+        raise OptionError(f"{name} must be a positive finite number, got {value!r}")
     if not value > 0:
-        raise OptionError(f"{name} must be a positive number, got {value!r}")
+        raise OptionError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
 
 

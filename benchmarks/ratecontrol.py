@@ -53,6 +53,22 @@ def run(path: Path, grey: bool, target: float, mask: str, tonal: bool, quality: 
     return row
 
 
+def _result_cells(r: dict) -> list[str]:
+    """Per-image table cells shared by both modes: PSNR, density, levels, wall and CPU s."""
+    return [
+        f"{r['psnr']:.2f}" if "psnr" in r else "-",
+        f"{100 * r['density']:.2f}" if "density" in r else "-",
+        str(r.get("levels", "-")),
+        f"{r['time']:.1f}",
+        f"{r['cpu']:.1f}",
+    ]
+
+
+def _median_times(rows: list[dict]) -> list[str]:
+    """Median wall and CPU seconds of ``rows``."""
+    return [f"{np.median([r[k] for r in rows]):.1f}" for k in ("time", "cpu")]
+
+
 def quality_report(rows: list[dict], kinds, targets, mask: str, tonal: bool) -> str:
     """Markdown of a ``--psnr`` run: every encode must reach its target."""
     ok = [r for r in rows if "psnr" in r]
@@ -69,8 +85,7 @@ def quality_report(rows: list[dict], kinds, targets, mask: str, tonal: bool) -> 
                     f"{sum(1 for r in good if r['psnr'] >= target)}/{len(sel)}",
                     f"{np.mean([r['bpp'] for r in good]):.4f}" if good else "-",
                     f"{np.mean([r['psnr'] for r in good]):.2f}" if good else "-",
-                    f"{np.median([r['time'] for r in sel]):.1f}",
-                    f"{np.median([r['cpu'] for r in sel]):.1f}",
+                    *_median_times(sel),
                 ]
             )
     per_image = [
@@ -80,11 +95,7 @@ def quality_report(rows: list[dict], kinds, targets, mask: str, tonal: bool) -> 
             r["target"],
             r.get("bytes", r.get("error", "failed")),
             f"{r['bpp']:.4f}" if "psnr" in r else "-",
-            f"{r['psnr']:.2f}" if "psnr" in r else "-",
-            f"{100 * r['density']:.2f}" if "density" in r else "-",
-            r.get("levels", "-"),
-            f"{r['time']:.1f}",
-            f"{r['cpu']:.1f}",
+            *_result_cells(r),
         ]
         for r in rows
     ]
@@ -157,8 +168,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"{100 * devs.mean():.2f}",
                     f"{100 * devs.max():.2f}",
                     f"{np.mean([r['psnr'] for r in good]):.2f}" if good else "-",
-                    f"{np.median([r['time'] for r in sel]):.1f}",
-                    f"{np.median([r['cpu'] for r in sel]):.1f}",
+                    *_median_times(sel),
                 ]
             )
     per_image = [
@@ -168,11 +178,7 @@ def main(argv: list[str] | None = None) -> None:
             r["target"],
             f"{r['bpp']:.4f}" if np.isfinite(r["bpp"]) else r.get("error", "failed"),
             f"{100 * r['dev']:+.2f}" if "dev" in r else "-",
-            f"{r['psnr']:.2f}" if "psnr" in r else "-",
-            f"{100 * r['density']:.2f}" if "density" in r else "-",
-            r.get("levels", "-"),
-            f"{r['time']:.1f}",
-            f"{r['cpu']:.1f}",
+            *_result_cells(r),
         ]
         for r in rows
     ]

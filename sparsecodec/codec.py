@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from . import masks
-from .coding.quantise import check_levels
 from .colour import luma, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import OptionError
 from .io import check_image, check_mask, to_uint8
-from .validate import check_density, check_keywords, check_seed
+from .validate import check_density, check_keywords, check_levels, check_seed
 
 #: decoder ids of the header: homogeneous diffusion; the WGAN generator ``wgan_inpaint``
 #: (trained on random masks); the generator bundled with the mask WGAN model for the mask's

@@ -14,6 +14,10 @@ from numbers import Integral, Real
 
 from .errors import OptionError
 
+#: the range of quantisation levels per channel
+MIN_LEVELS = 2
+MAX_LEVELS = 256
+
 
 def _scalar(value: object) -> object:
     """The Python number inside a 0-d array or tensor (``np.array(0.1)``); else ``value``."""
@@ -77,3 +81,17 @@ def check_keywords(fn: Callable, options: dict, what: str, filled: tuple[str, ..
     unknown = [k for k in options if k not in params]
     if unknown:
         raise OptionError(f"unknown option(s) for {what}: {', '.join(unknown)}")
+
+
+def check_levels(levels: int) -> int:
+    """Return ``levels`` as an int, or raise :class:`OptionError` if not in [2, 256]."""
+    try:
+        value = int(levels)
+    except (TypeError, ValueError):
+        raise OptionError(f"quantisation levels must be an integer, got {levels!r}") from None
+    if value != levels or not MIN_LEVELS <= value <= MAX_LEVELS:
+        raise OptionError(
+            f"quantisation levels must be an integer in [{MIN_LEVELS}, {MAX_LEVELS}],"
+            f" got {levels!r}"
+        )
+    return value

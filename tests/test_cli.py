@@ -362,3 +362,17 @@ def test_write_all_leaves_nothing_when_one_target_fails(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert not first.exists()
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["b.bin"] and target.is_dir()
+
+
+def test_help_imports_neither_numba_nor_torch():
+    """`sparsecodec --help` stays fast: the CLI module and the package import no heavy module
+    (Numba alone costs about 0.2 s, torch seconds)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sparsecodec, sparsecodec.cli;"
+        "heavy = [m for m in ('numba', 'torch', 'scipy') if m in sys.modules];"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,24 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import OptionError
-
-MIN_LEVELS = 2
-MAX_LEVELS = 256
-
-
-def check_levels(levels: int) -> int:
-    """Return ``levels`` as an int, or raise :class:`OptionError` if not in [2, 256]."""
-    try:
-        value = int(levels)
-    except (TypeError, ValueError):
-        raise OptionError(f"quantisation levels must be an integer, got {levels!r}") from None
-    if value != levels or not MIN_LEVELS <= value <= MAX_LEVELS:
-        raise OptionError(
-            f"quantisation levels must be an integer in [{MIN_LEVELS}, {MAX_LEVELS}],"
-            f" got {levels!r}"
-        )
-    return value
+from ..validate import MAX_LEVELS, MIN_LEVELS, check_levels  # noqa: F401 (re-exported)
 
 
 def quantise(values: np.ndarray, levels: int) -> np.ndarray:

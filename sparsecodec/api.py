@@ -49,9 +49,8 @@ def inpaint(
     """
     from .errors import ImageError
     from .io import check_mask, check_numeric
-    from .validate import check_keywords, check_positive
+    from .validate import check_keywords
 
-    tol = check_positive(tol, "tol")
     a = check_numeric(image).astype(np.float64, copy=False)
     m = check_mask(mask)
     if a.ndim not in (2, 3):

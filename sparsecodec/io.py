@@ -162,11 +162,6 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
     return np.clip(np.round(a), 0, 255).astype(np.uint8)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    atomic_write_all([(path, data)])
-
-
 def _umask() -> int:
     """The process umask, read without changing it where Linux shows it (``os.umask`` sets it
     for every thread while it is read)."""
@@ -233,7 +228,7 @@ def _remove(paths) -> None:
 def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write uint8 ``(H, W)`` or ``(H, W, 3)`` as PNG, or PGM/PPM for ``.pgm/.ppm/.pnm``,
     atomically."""
-    atomic_write(path, image_bytes(path, image))
+    atomic_write_all([(path, image_bytes(path, image))])
 
 
 def image_bytes(path: str | os.PathLike, image: np.ndarray) -> bytes:

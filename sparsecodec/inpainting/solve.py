@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SolverError
+from ..validate import check_positive
 from . import operators as ops
 
 SOLVERS = ("multigrid", "cg")
@@ -102,8 +103,7 @@ def solve(
         raise SolverError(f"mask shape {mask.shape} does not match image shape {(H, W)}")
     if not mask.any():
         raise SolverError("the inpainting mask is empty: at least one known pixel is needed")
-    if not (tol > 0):
-        raise SolverError(f"tolerance must be positive, got {tol}")
+    tol = check_positive(tol, "tol")
     pre = preconditioner if preconditioner is not None else Preconditioner(mask, solver)
     known = pre.known
     if known.shape != (H, W):

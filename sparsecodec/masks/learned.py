@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OptionError, WeightsError
+from ..validate import check_density
 from . import check_options
 
 DEFAULT_WEIGHTS = "learned_masks.safetensors"
@@ -256,8 +257,7 @@ def learned_mask(
     image = np.asarray(image, dtype=np.float64)
     if image.ndim != 2 or image.size == 0:
         raise OptionError(f"learned mask needs a non-empty 2-D image, got shape {image.shape}")
-    if not 0.0 < float(density) <= 1.0:
-        raise OptionError(f"density must be in (0, 1], got {density}")
+    density = check_density(density)
     samples = int(samples)
     if not 1 <= samples <= 1000:
         raise OptionError(f"samples must be in 1..1000, got {samples}")

@@ -136,13 +136,6 @@ def test_weights_safetensors_only(tmp_path, monkeypatch):
         W.load_bundle(tmp_path / "bad.safetensors")
 
 
-def test_weights_dir_default_and_env(monkeypatch, tmp_path):
-    monkeypatch.delenv("SPARSECODEC_WEIGHTS", raising=False)
-    assert W.weights_dir() == W.Path(W.__file__).resolve().parents[2] / "weights"
-    monkeypatch.setenv("SPARSECODEC_WEIGHTS", str(tmp_path))
-    assert W.weights_dir() == tmp_path
-
-
 # ------------------------------------------------------------------------------ decoder
 
 
@@ -444,7 +437,8 @@ def test_joint_decoder_uses_the_mask_models_generator(weights):
     """--mask wgan --decoder wgan writes the wgan-joint decoder: the generator bundled with the
     mask model of the mask's density rebuilds the image, in the encoder and the decoder alike;
     other masks keep wgan_inpaint."""
-    from sparsecodec.codec import DECODERS, decode, describe, encode_image
+    from sparsecodec.codec import decode, describe, encode_image
+    from sparsecodec.decoders import DECODERS
     from sparsecodec.masks.wgan import joint_model
 
     rng = np.random.default_rng(9)
@@ -461,7 +455,7 @@ def test_joint_decoder_uses_the_mask_models_generator(weights):
     explicit = encode_image(im, 0.1, mask="random", decoder="wgan-joint", seed=4, tonal=False)
     assert describe(explicit.data)["decoder"] == "wgan-joint"
     assert np.array_equal(decode(explicit.data), np.asarray(explicit.reconstruction))
-    assert DECODERS["wgan-joint"] == 2
+    assert DECODERS["wgan-joint"].id == 2
 
 
 def test_training_smoke_guided(tmp_path):

@@ -7,13 +7,13 @@ addition), or by seeded weighted coin flips as in the paper (``binarise="coin"``
 ``samples`` binarisations the one with the smallest real diffusion inpainting error
 (``sparsecodec.inpainting.solve``) is returned (the paper takes the best of 30 coin flips).
 
-Weights are read with safetensors (no code execution) from the repository's ``weights/`` folder
-or from ``$SPARSECODEC_WEIGHTS`` (a folder or a file). torch is imported only when a mask is made.
+Weights are read with safetensors (no code execution) through the weights registry
+(:mod:`sparsecodec.nets.zoo`: the packaged ``learned_masks``, or a name in the folder
+``$SPARSECODEC_WEIGHTS`` names, or a path). torch is imported only when a mask is made.
 """
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,16 +29,11 @@ FORMAT = "sparsecodec-learned-mask-v1"
 
 
 def weights_path(name: str = DEFAULT_WEIGHTS) -> Path:
-    """Location of a weight file: ``$SPARSECODEC_WEIGHTS`` (file, or folder holding ``name``)
-    if set, else ``<repo>/weights/<name>``. An absolute/explicit path ``name`` is used as is."""
-    p = Path(name)
-    if p.suffix == ".safetensors" and (p.is_absolute() or len(p.parts) > 1):
-        return p
-    env = os.environ.get("SPARSECODEC_WEIGHTS")
-    if env:
-        e = Path(env)
-        return e if e.suffix == ".safetensors" else e / name
-    return Path(__file__).resolve().parents[2] / "weights" / name
+    """Location of a weight file: a name in the weights registry's folder
+    (:func:`sparsecodec.nets.zoo.locate`) or a path used as is."""
+    from ..nets import zoo
+
+    return Path(str(zoo.locate(name)))
 
 
 def rescale_probabilities(p: np.ndarray, density: float, iters: int = 50) -> np.ndarray:
@@ -121,25 +116,13 @@ def coin_flips(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 @lru_cache(maxsize=4)
 def _load_net(path: str, device: str) -> Any:
     import torch
-    from safetensors import safe_open
-    from safetensors.torch import load_file
 
+    from ..nets import zoo
     from ..nets.device import torch_device
     from ..nets.unet import MaskNet
 
     dev = torch_device(device)
-    p = Path(path)
-    if not p.is_file():
-        raise WeightsError(
-            f"learned-mask weights not found at {p} (expected weights/{DEFAULT_WEIGHTS} in the "
-            "repository, or set SPARSECODEC_WEIGHTS to the file or its folder)"
-        )
-    try:
-        with safe_open(str(p), framework="pt") as fh:
-            meta = fh.metadata() or {}
-        state = load_file(str(p), device="cpu")
-    except Exception as exc:  # safetensors raises its own error types on corrupt files
-        raise WeightsError(f"cannot read weights {p}: {exc}") from None
+    state, meta, p = zoo.read(path, "learned-mask weights")
     if meta.get("format") != FORMAT:
         raise WeightsError(f"{p} is not a learned-mask weight file (format {meta.get('format')})")
     try:

@@ -15,27 +15,25 @@ dithers; the noise is a function of ``seed`` and the padded image size only.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import ImageError, OptionError, WeightsError
 from . import check_options
 
-_NAME = re.compile(r"^wgan_mask_d(\d+(?:p\d+)?)\.safetensors$")
+_NAME = re.compile(r"^wgan_mask_d(\d+(?:p\d+)?)$")
 
 
 def available_models() -> dict[float, str]:
-    """Trained mask models in the weights folder: density -> model name."""
-    from ..nets.wgan import weights_dir
+    """Trained mask models in the weights folder (:func:`sparsecodec.nets.zoo.available`):
+    density -> model name."""
+    from ..nets import zoo
 
-    d = weights_dir()
     out: dict[float, str] = {}
-    if d.is_dir():
-        for p in d.iterdir():
-            mt = _NAME.match(p.name)
-            if mt:
-                out[float(mt.group(1).replace("p", ".")) / 100.0] = p.stem
+    for name in zoo.available():
+        mt = _NAME.match(name)
+        if mt:
+            out[float(mt.group(1).replace("p", ".")) / 100.0] = name
     return out
 
 
@@ -43,10 +41,10 @@ def choose_model(density: float) -> str:
     """Name of the mask model trained for the density nearest to ``density`` (log scale)."""
     models = available_models()
     if not models:
-        from ..nets.wgan import weights_dir
+        from ..nets import zoo
 
         raise WeightsError(
-            f"no mask WGAN weights (wgan_mask_d*.safetensors) in {weights_dir()}; train with "
+            f"no mask WGAN weights (wgan_mask_d*.safetensors) in {zoo.root()}; train with "
             "python -m sparsecodec.training.mask_wgan --mode joint"
         )
     best = min(models, key=lambda d: abs(np.log(d / density)))
@@ -120,7 +118,7 @@ def wgan_mask(
     else:
         rgb = np.repeat(a[..., None], 3, axis=2)
     name = model if model is not None else choose_model(float(density))
-    bundle = _load(str(Path(name) if str(name).endswith(".safetensors") else name), device)
+    bundle = _load(str(name), device)
     m = bundle.mask_generator
     if m is None:
         raise WeightsError(f"WGAN weights {name!r} hold no mask generator")

@@ -15,8 +15,8 @@ Images are in [0, 1], shape ``(B, 3, H, W)``; masks ``(B, 1, H, W)``. ``H`` and 
 multiples of :func:`InpaintGenerator.multiple` (``2 ** depth``); callers pad (see
 ``sparsecodec.inpainting.wgan_decoder``).
 
-Weights are read only from safetensors files (no pickle) in the repository's ``weights/``
-folder, or in ``$SPARSECODEC_WEIGHTS`` if that environment variable is set.
+Weights are read only from safetensors files (no pickle), through the weights registry
+:mod:`sparsecodec.nets.zoo` (packaged weights, ``$SPARSECODEC_WEIGHTS``, or a path).
 """
 
 from __future__ import annotations
@@ -299,16 +299,6 @@ class Critic(nn.Module):
 # --------------------------------------------------------------------------- weights I/O
 
 
-def weights_dir() -> Path:
-    """``$SPARSECODEC_WEIGHTS`` if set (a folder; for a file, its folder), else ``weights/`` at
-    the repository root."""
-    env = os.environ.get("SPARSECODEC_WEIGHTS")
-    if env:
-        p = Path(env)
-        return p.parent if p.suffix == ".safetensors" else p
-    return Path(__file__).resolve().parents[2] / "weights"
-
-
 @dataclass
 class WGANBundle:
     """Networks loaded from one weights file plus its metadata."""
@@ -362,26 +352,13 @@ def save_bundle(
 
 
 def load_bundle(name_or_path: str | Path, device: str = "cpu") -> WGANBundle:
-    """Load networks from a safetensors file (a path, or a name in :func:`weights_dir`)."""
-    from safetensors import safe_open
-
+    """Load networks from a safetensors file (a name in the weights registry,
+    :mod:`sparsecodec.nets.zoo`, or a path)."""
+    from . import zoo
     from .device import torch_device
 
     device = torch_device(device)
-    p = Path(name_or_path)
-    if not p.suffix:
-        p = weights_dir() / f"{p.name}.safetensors"
-    if not p.is_file():
-        raise WeightsError(
-            f"WGAN weights not found: {p} (train with python -m sparsecodec.training.mask_wgan "
-            "or set SPARSECODEC_WEIGHTS to the folder holding them)"
-        )
-    try:
-        with safe_open(str(p), framework="pt", device="cpu") as fh:
-            meta = dict(fh.metadata() or {})
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
-    except Exception as exc:  # corrupt or non-safetensors file
-        raise WeightsError(f"cannot read WGAN weights {p}: {exc}") from None
+    tensors, meta, p = zoo.read(name_or_path, "WGAN weights")
     bundle = WGANBundle(meta=meta)
     try:
         if "g_config" in meta:

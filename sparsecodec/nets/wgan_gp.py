@@ -12,8 +12,8 @@
 The paper uses 64x64 images and 512 channels at 4x4; the defaults here (32x32, 128 channels at
 4x4) are scaled down for a CPU training budget (see ``weights/wgan_gp_32.md``).
 
-Weights are read only from safetensors files in the repository's ``weights/`` folder (or
-``$SPARSECODEC_WEIGHTS``): generator tensors ``g.*``, critic tensors ``d.*``, the architecture
+Weights are read only from safetensors files, through the weights registry
+:mod:`sparsecodec.nets.zoo`: generator tensors ``g.*``, critic tensors ``d.*``, the architecture
 in the metadata key ``config`` (JSON).
 """
 
@@ -30,7 +30,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import WeightsError
-from .wgan import weights_dir
 
 DEFAULT_MODEL = "wgan_gp_32"
 
@@ -144,12 +143,6 @@ class Critic(nn.Module):
 # --------------------------------------------------------------------------- weights I/O
 
 
-def resolve(name_or_path: str | Path) -> Path:
-    """A weights path: a name without suffix is looked up in :func:`weights_dir`."""
-    p = Path(name_or_path)
-    return weights_dir() / f"{p.name}.safetensors" if not p.suffix else p
-
-
 def save_wgan_gp(
     path: str | Path, generator: Generator, critic: Critic, meta: dict[str, Any] | None = None
 ) -> None:
@@ -173,23 +166,11 @@ def load_wgan_gp(
     name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu"
 ) -> tuple[Generator, Critic, dict[str, str]]:
     """Load ``(G, D, metadata)`` in eval mode from a safetensors file (name or path)."""
-    from safetensors import safe_open
-
+    from . import zoo
     from .device import torch_device
 
     device = torch_device(device)
-    p = resolve(name_or_path)
-    if not p.is_file():
-        raise WeightsError(
-            f"semantic-inpainting WGAN-GP weights not found: {p} (train them with "
-            "python -m sparsecodec.training.wgan_gp, or set SPARSECODEC_WEIGHTS to their folder)"
-        )
-    try:
-        with safe_open(str(p), framework="pt", device="cpu") as fh:
-            meta = dict(fh.metadata() or {})
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
-    except Exception as exc:  # corrupt or non-safetensors file
-        raise WeightsError(f"cannot read WGAN-GP weights {p}: {exc}") from None
+    tensors, meta, p = zoo.read(name_or_path, "semantic-inpainting WGAN-GP weights")
     try:
         cfg = GPConfig.from_json(meta["config"])
         g, d = Generator(cfg), Critic(cfg)

@@ -209,13 +209,14 @@ def _params(net: torch.nn.Module) -> int:
 
 
 def export(run: Path, name: str, which: str = "best") -> Path:
-    """Copy ``run/<which>.safetensors`` to ``weights/<name>.safetensors`` and write a card
-    ``weights/<name>.md`` from the run's config, metadata and validation log."""
-    from ..nets.wgan import weights_dir
+    """Copy ``run/<which>.safetensors`` to ``<name>.safetensors`` in the weights folder
+    (:func:`sparsecodec.nets.zoo.export_dir`) and write a card ``<name>.md`` from the run's
+    config, metadata and validation log."""
+    from ..nets.zoo import export_dir
 
     bundle = load_bundle(run / f"{which}.safetensors")
     meta = dict(bundle.meta)
-    dest = weights_dir() / f"{name}.safetensors"
+    dest = export_dir() / f"{name}.safetensors"
     save_bundle(dest, bundle.generator, bundle.mask_generator, meta)
     val = json.loads(meta.get("val", "{}"))
     cfg = json.loads((run / "config.json").read_text())
@@ -316,7 +317,7 @@ def export(run: Path, name: str, which: str = "best") -> Path:
             + (f"; {float(r['psnr_m_hd']):.2f}" if with_hd and r.get("psnr_m_hd") else "")
             for r in rows
         ]
-    (weights_dir() / f"{name}.md").write_text("\n".join(lines) + "\n")
+    (export_dir() / f"{name}.md").write_text("\n".join(lines) + "\n")
     import hashlib
 
     index = {
@@ -326,7 +327,7 @@ def export(run: Path, name: str, which: str = "best") -> Path:
         "sha256": hashlib.sha256(dest.read_bytes()).hexdigest(),
         "format": "safetensors",
     }
-    (weights_dir() / f"{name}.json").write_text(json.dumps(index, indent=2) + "\n")
+    (export_dir() / f"{name}.json").write_text(json.dumps(index, indent=2) + "\n")
     print(f"exported {dest}")
     return dest
 
@@ -496,7 +497,7 @@ def main(argv: list[str] | None = None) -> None:
         "--distill-mask",
         type=Path,
         nargs="?",
-        const=REPO / "weights" / "learned_masks.safetensors",
+        const="learned_masks",
         default=None,
         help="joint mode with --guide: train only the mask generator to reproduce the weighted "
         "coin flips of a learned diffusion-mask network (default weights/learned_masks) for the "
@@ -613,8 +614,9 @@ def main(argv: list[str] | None = None) -> None:
     teacher = None
     if a.distill_mask:
         from ..masks.learned import _load_net
+        from ..nets import zoo
 
-        teacher = _load_net(str(a.distill_mask), dev)[0]
+        teacher = _load_net(str(zoo.locate(a.distill_mask)), dev)[0]
     images = load_folder(a.data)
     validator = Validator(a.val, a.val_n, a.crop) if rank == 0 else None
     meta = {

@@ -1,14 +1,81 @@
-"""Public array-in/array-out functions: ``make_mask``, ``inpaint``, ``optimise_tonal``."""
+"""The public functions: ``encode`` / ``encode_result`` (fixed density or rate control),
+and the array-in/array-out ``make_mask``, ``inpaint``, ``optimise_tonal``."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from . import masks
+from .codec import DEFAULT_DENSITY, DEFAULT_MASK, EncodeResult, encode_image
 from .colour import luma
 from .errors import OptionError
+from .validate import check_keywords
 
 METHODS = ("diffusion", "wgan", "semantic")
+
+
+def encode_result(
+    image: np.ndarray,
+    density: float | None = None,
+    mask: str | np.ndarray = DEFAULT_MASK,
+    *,
+    bpp: float | None = None,
+    psnr: float | None = None,
+    **options,
+) -> EncodeResult:
+    """Encode an image and return the bitstream with its mask, reconstruction and statistics.
+
+    Parameters
+    ----------
+    image : uint8 ``(H, W)`` or ``(H, W, 3)``.
+    density : fraction of pixels stored (default ``DEFAULT_DENSITY``); ignored with a target.
+    mask : a mask strategy name or a bool mask.
+    bpp, psnr : at most one target: the density and the quantisation are then chosen by rate
+        control (:func:`sparsecodec.ratecontrol.encode_to_rate` / ``encode_to_quality``);
+        ``levels`` then fixes the luma levels instead of searching them.
+    **options : the keyword options of :func:`sparsecodec.codec.encode_image`; unknown ones
+        raise :class:`~sparsecodec.errors.OptionError` before any work.
+
+    Returns
+    -------
+    :class:`~sparsecodec.codec.EncodeResult` (``data``, ``mask``, ``reconstruction``,
+    ``stats``; with a target also ``stats["target_bpp"]`` or ``stats["target_psnr"]``).
+    """
+    if bpp is None and psnr is None:
+        check_keywords(encode_image, options, "encode")
+        d = DEFAULT_DENSITY if density is None else density
+        return encode_image(image, d, mask, **options)
+    from .ratecontrol import encode_to_quality, encode_to_rate
+
+    if bpp is not None and psnr is not None:
+        raise OptionError("give at most one of bpp and psnr")
+    # rate control's own options; it sets the density, mask_array and reconstruct itself
+    own = {"levels", "levels_grid", "steps"} | ({"rel_tol"} if bpp is not None else set())
+    rest = {k: v for k, v in options.items() if k not in own}
+    check_keywords(encode_image, rest, "rate control", filled=("reconstruct", "mask_array"))
+    if "levels" in options:
+        options["levels_grid"] = (options.pop("levels"),)
+    if bpp is not None:
+        return encode_to_rate(image, bpp, mask, **options)
+    return encode_to_quality(image, psnr, mask, **options)
+
+
+def encode(
+    image: np.ndarray,
+    density: float = DEFAULT_DENSITY,
+    mask: str | np.ndarray = DEFAULT_MASK,
+    *,
+    bpp: float | None = None,
+    psnr: float | None = None,
+    **options,
+) -> bytes:
+    """Encode an image into a sparsecodec bitstream: the ``data`` of :func:`encode_result`
+    (see :func:`sparsecodec.codec.encode_image` for the options).
+
+    With ``bpp`` (or ``psnr``) the density and the quantisation are chosen by rate control
+    (:mod:`sparsecodec.ratecontrol`) and ``density`` is ignored.
+    """
+    return encode_result(image, density, mask, bpp=bpp, psnr=psnr, **options).data
 
 
 def make_mask(
@@ -26,7 +93,7 @@ def make_mask(
     seed = check_seed(seed)
     image = check_image(image)
     warn_unit_range(image)
-    return masks.get(strategy).load()(luma(image), d, seed=seed, **options)
+    return masks.get(strategy).make(luma(image), d, seed=seed, **options)
 
 
 def inpaint(
@@ -49,7 +116,6 @@ def inpaint(
     """
     from .errors import ImageError
     from .io import check_mask, check_numeric
-    from .validate import check_keywords
 
     a = check_numeric(image).astype(np.float64, copy=False)
     m = check_mask(mask)
@@ -87,7 +153,6 @@ def optimise_tonal(image: np.ndarray, mask: np.ndarray, **options) -> np.ndarray
     :func:`sparsecodec.tonal.optimise_tonal`."""
     from .io import check_mask, check_numeric
     from .tonal import optimise_tonal as _opt
-    from .validate import check_keywords
 
     check_keywords(_opt, options, "optimise_tonal")
     return _opt(check_numeric(image), check_mask(mask), **options)

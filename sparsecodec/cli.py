@@ -12,8 +12,12 @@ import click
 import numpy as np
 
 from . import masks
+from .api import METHODS
 from .codec import CHROMA_FACTOR, DEFAULT_DENSITY, DEFAULT_LEVELS, DEFAULT_MASK
+from .colour import COLOUR_MODES
+from .decoders import DECODERS
 from .errors import SparseCodecError
+from .nets.precision import PRECISIONS
 
 OUTPUT_EXTS = (".png", ".pgm", ".ppm", ".pnm")
 
@@ -42,18 +46,17 @@ def _check_output(path: str | None, exts: tuple[str, ...], what: str) -> None:
         raise click.BadParameter(f"{path!r}: {what} must end in {', '.join(exts)}")
 
 
-def _mask_options(
-    strategy: str, samples: int | None, device: str, binarise: str | None = None
-) -> dict:
-    from . import masks
-
-    opts: dict = {}
-    if masks.get(strategy).network:
-        opts["device"] = device
-    for name, value in (("samples", samples), ("binarise", binarise)):
+def _mask_options(strategy: str, device: str, **given) -> dict:
+    """Options of the mask strategy from the command line: ``device`` for network strategies,
+    and the ``given`` strategy options that are not None (each must be one the strategy
+    declares, see :meth:`sparsecodec.masks.MaskStrategy.options`)."""
+    entry = masks.get(strategy)
+    opts: dict = {"device": device} if entry.network else {}
+    for name, value in given.items():
         if value is not None:
-            if strategy != "learned":
-                raise click.BadParameter(f"--{name} applies to --mask learned only")
+            if name not in entry.options():
+                takers = [s.name for s in masks.STRATEGIES.values() if name in s.options()]
+                raise click.BadParameter(f"--{name} applies to --mask {' / '.join(takers)} only")
             opts[name] = value
     return opts
 
@@ -123,18 +126,17 @@ def cli() -> None:
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option(
     "--colour",
-    type=click.Choice(["ycbcr", "rgb"]),
+    type=click.Choice(list(COLOUR_MODES)),
     default="ycbcr",
     show_default=True,
     help="Colour space of the stored values.",
 )
 @click.option(
     "--decoder",
-    type=click.Choice(["diffusion", "wgan", "wgan-joint"]),
+    type=click.Choice(list(DECODERS)),
     default="diffusion",
     show_default=True,
-    help="wgan: the generator trained on random masks; wgan-joint: the generator bundled with "
-    "the mask WGAN of the mask's density (chosen automatically for --mask wgan --decoder wgan).",
+    help="; ".join(f"{d.name}: {d.description}" for d in DECODERS.values()) + ".",
 )
 @click.option(
     "--tonal/--no-tonal",
@@ -168,7 +170,7 @@ def cli() -> None:
 )
 @click.option(
     "--precision",
-    type=click.Choice(["auto", "float32", "bfloat16"]),
+    type=click.Choice(PRECISIONS),
     default="auto",
     show_default=True,
     help="Arithmetic of the networks (mask networks, WGAN decoder; stored in the stream for "
@@ -209,7 +211,7 @@ def encode(
 
     Without INPUT, the embedded default image is encoded.
     """
-    from .codec import encode_image
+    from .api import encode_result
     from .io import atomic_write_all, image_bytes, read_image
 
     strategy = strategy or DEFAULT_MASK
@@ -228,28 +230,15 @@ def encode(
         tonal=tonal,
         nlpe_cycles=nlpe_cycles,
         progress=not quiet,
-        mask_options=_mask_options(strategy, samples, device, binarise),
+        mask_options=_mask_options(strategy, device, samples=samples, binarise=binarise),
         precision=precision,
     )
-    if chroma_quant is not None:
-        opts["chroma_levels"] = chroma_quant
+    # not given: the encoder's defaults (with a target: chosen by rate control)
+    for name, value in (("levels", quant), ("chroma_levels", chroma_quant)):
+        if value is not None:
+            opts[name] = value
     t0 = time.perf_counter()
-    if bpp is not None or target_psnr is not None:
-        from .ratecontrol import LEVELS_GRID, encode_to_quality, encode_to_rate
-
-        grid = LEVELS_GRID if quant is None else (quant,)
-        if bpp is not None:
-            res = encode_to_rate(image, bpp, strategy, levels_grid=grid, **opts)
-        else:
-            res = encode_to_quality(image, target_psnr, strategy, levels_grid=grid, **opts)
-    else:
-        res = encode_image(
-            image,
-            DEFAULT_DENSITY if density is None else density,
-            strategy,
-            levels=DEFAULT_LEVELS if quant is None else quant,
-            **opts,
-        )
+    res = encode_result(image, density, strategy, bpp=bpp, psnr=target_psnr, **opts)
     res.stats["encode_seconds"] = time.perf_counter() - t0
     files = [(output, res.data)]  # written all or none
     if save_mask:
@@ -299,9 +288,8 @@ def decode(input, output, quiet) -> None:
     from .io import write_image
 
     _check_output(output, OUTPUT_EXTS, "output")
-    data = _read_bytes(input)
     t0 = time.perf_counter()
-    img = _decode(data)
+    img = _decode(input)
     dt = time.perf_counter() - t0
     write_image(output, img)
     if not quiet:
@@ -316,7 +304,7 @@ def info(input, as_json) -> None:
     """Show the header fields, part sizes and rate of a bitstream."""
     from .codec import describe
 
-    d = describe(_read_bytes(input))
+    d = describe(input)
     if as_json:
         click.echo(json.dumps(d, indent=2))
         return
@@ -342,7 +330,7 @@ def info(input, as_json) -> None:
 )
 @click.option(
     "--method",
-    type=click.Choice(["diffusion", "wgan", "semantic"]),
+    type=click.Choice(METHODS),
     default="diffusion",
     show_default=True,
 )
@@ -393,17 +381,6 @@ def inpaint(damaged, holes, output, method, iterations, seed, device, quiet) -> 
             f"{damaged}: {int(missing.sum())} missing pixels filled by {method} -> "
             f"{output} in {time.perf_counter() - t0:.2f} s"
         )
-
-
-def _read_bytes(path: str) -> bytes:
-    from .errors import BitstreamError
-
-    p = Path(path)
-    if not p.is_file():
-        raise BitstreamError(f"cannot read {path!r}: no such file")
-    if p.stat().st_size > 1 << 28:
-        raise BitstreamError(f"{path!r} is too large to be a sparsecodec bitstream")
-    return p.read_bytes()
 
 
 def main() -> None:

@@ -1,8 +1,14 @@
-"""Colour transforms: full-range YCbCr (ITU-T T.871, the JPEG convention)."""
+"""Colour transforms (full-range YCbCr, ITU-T T.871, the JPEG convention) and the registry of
+colour modes: the colour spaces a colour image's values can be stored in (header ids)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
+
+from .errors import OptionError
 
 _M = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 #: luma weights of R, G, B (ITU-R BT.601, the first row of the YCbCr matrix)
@@ -25,3 +31,60 @@ def luma(image: np.ndarray) -> np.ndarray:
     """Grey value of an image: itself if grey, else the Y of YCbCr (float64)."""
     a = np.asarray(image, dtype=np.float64)
     return a if a.ndim == 2 else a @ _M[0]
+
+
+@dataclass(frozen=True)
+class ColourMode:
+    """A colour space the values of colour images can be stored in (an id of the header).
+
+    ``forward`` maps ``(..., 3)`` RGB in [0, 255] to the stored channels, ``inverse`` back
+    (float64, not clipped).
+    """
+
+    name: str
+    id: int
+    forward: Callable[[np.ndarray], np.ndarray]
+    inverse: Callable[[np.ndarray], np.ndarray]
+    description: str
+
+
+#: the colour modes by name; ids are in every colour bitstream, so they must stay stable
+COLOUR_MODES: dict[str, ColourMode] = {}
+
+
+def register_colour_mode(
+    name: str,
+    id: int,
+    forward: Callable[[np.ndarray], np.ndarray],
+    inverse: Callable[[np.ndarray], np.ndarray],
+    description: str,
+) -> None:
+    """Add a colour mode to :data:`COLOUR_MODES` (names and ids unique)."""
+    if name in COLOUR_MODES or any(c.id == id for c in COLOUR_MODES.values()):
+        raise ValueError(f"colour mode {name!r} or id {id} registered twice")
+    COLOUR_MODES[name] = ColourMode(name, id, forward, inverse, description)
+
+
+def colour_mode(name: str) -> ColourMode:
+    """The registered colour mode ``name``, or an :class:`~sparsecodec.errors.OptionError`."""
+    try:
+        return COLOUR_MODES[name]
+    except (KeyError, TypeError):
+        raise OptionError(
+            f"unknown colour space {name!r} (choose from {', '.join(COLOUR_MODES)})"
+        ) from None
+
+
+def colour_mode_by_id(id: int) -> ColourMode | None:
+    """The colour mode with header id ``id``, or None."""
+    return next((c for c in COLOUR_MODES.values() if c.id == id), None)
+
+
+def _identity(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
+
+
+register_colour_mode("rgb", 0, _identity, _identity, "R, G, B stored as they are")
+register_colour_mode(
+    "ycbcr", 1, rgb_to_ycbcr, ycbcr_to_rgb, "full-range YCbCr (ITU-T T.871, as JPEG)"
+)

@@ -89,6 +89,29 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return a
 
 
+#: larger files are refused before reading: no sparsecodec stream comes near (the header
+#: allows at most MAX_PIXELS pixels, whose values and mask code in far fewer bytes)
+MAX_STREAM_BYTES = 1 << 28
+
+
+def read_stream_file(path: str | os.PathLike) -> bytes:
+    """The bytes of the stream file ``path``; a missing, unreadable, directory or oversized
+    file raises :class:`~sparsecodec.errors.BitstreamError` with a one-line message."""
+    from .errors import BitstreamError
+
+    p = Path(path)
+    if p.is_dir():
+        raise BitstreamError(f"cannot read stream {str(p)!r}: it is a directory")
+    if not p.is_file():
+        raise BitstreamError(f"cannot read stream {str(p)!r}: no such file")
+    if p.stat().st_size > MAX_STREAM_BYTES:
+        raise BitstreamError(f"{str(p)!r} is too large to be a sparsecodec bitstream")
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise BitstreamError(f"cannot read stream {str(p)!r}: {exc.strerror or exc}") from None
+
+
 def check_numeric(a: np.ndarray, name: str = "image") -> np.ndarray:
     """``a`` as an array of booleans, integers or reals, else an :class:`ImageError` (object,
     string and complex arrays are refused, not silently cast)."""

@@ -14,7 +14,7 @@ channels of a colour image are optimised together (one solve handles every chann
 multigrid hierarchy is built once for the mask.
 
 Quantisation awareness: the decoder rebuilds from dequantised values, so with ``levels`` the
-result lies on the grid of :func:`sparsecodec.coding.quantise.quantise`. Values are fixed to the
+result lies on the grid of :func:`sparsecodec.quantise.quantise`. Values are fixed to the
 grid progressively (those closest to a grid point first) and the still free values are
 re-optimised by CGLS after each round, so later values compensate the rounding of earlier ones;
 the better of this and naive rounding of the optimum is returned.
@@ -26,9 +26,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .coding.quantise import check_levels, dequantise, quantise
 from .errors import ImageError, OptionError
 from .inpainting import Preconditioner, solve
+from .quantise import check_levels, dequantise, quantise
 from .validate import check_count, check_positive
 
 FIX_SCHEDULE = (0.5, 0.8, 0.95, 1.0)

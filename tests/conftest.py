@@ -12,11 +12,27 @@ DATA = Path(
 )
 
 
+#: the reason of every skip for want of the data folder (counted in the summary)
+NO_DATA = f"data folder {DATA} not present"
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not DATA.is_dir():
-        pytest.skip(f"data folder {DATA} not present")
+        pytest.skip(NO_DATA)
     return DATA
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line saying how many tests were skipped because the data folder is missing."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    n = sum(1 for r in skipped if isinstance(r.longrepr, tuple) and NO_DATA in r.longrepr[2])
+    if n:
+        terminalreporter.write_line(
+            f"{n} test(s) skipped: {NO_DATA} (set SPARSECODEC_DATA to the folder with kodak, "
+            "bsds500 and classic to run them)",
+            yellow=True,
+        )
 
 
 @pytest.fixture

@@ -141,18 +141,39 @@ def test_golden_quadtree_payload_is_stable():
 GOLDEN = (46, "1a7085f40af5b2fa")
 
 
-@pytest.mark.parametrize("cut", [0, 1, 2, 5])
-def test_truncated_or_corrupt_split_flags_raise_the_codec_error(cut):
+#: the golden payload: 2 bytes (log2 root, levels), 4 probability bytes per level, then words
+PAYLOAD_HEAD = 2 + 4 * 4
+
+
+@pytest.mark.parametrize("cut", [0, 1, 2, 5, PAYLOAD_HEAD - 1])
+def test_split_flags_cut_inside_the_tree_head_raise_truncated(cut):
     data = encode_quadtree(random_tree_mask(40, 56, 4, 0.55, 11))
-    try:
-        m = decode_quadtree(data[:cut], 40, 56)
-    except BitstreamError:
-        return
-    assert m.shape == (40, 56)  # a shorter range-coder tail may still decode to some tree
-    with pytest.raises(BitstreamError):
-        decode_quadtree(bytes([0, 0]), 40, 56)
-    with pytest.raises(BitstreamError):
-        decode_quadtree(bytes([4, 9]), 40, 56)
+    assert data[:2] == bytes([4, 4])  # root 16, 4 levels: the head is PAYLOAD_HEAD bytes
+    with pytest.raises(BitstreamError, match="truncated quadtree mask payload"):
+        decode_quadtree(data[:cut], 40, 56)
+
+
+@pytest.mark.parametrize("head", [bytes([0, 0]), bytes([4, 9]), bytes([16, 1])])
+def test_split_flags_with_an_impossible_tree_size_raise(head):
+    with pytest.raises(BitstreamError, match="bad tree size"):
+        decode_quadtree(head + bytes(40), 40, 56)
+
+
+def test_split_flags_cut_inside_the_range_code_are_caught_by_the_stream():
+    # a range code cut short decodes to some other tree (the coder cannot tell); the stream's
+    # length fields and CRC refuse such a payload before the mask decoder sees it
+    mask = random_tree_mask(40, 56, 4, 0.55, 11)
+    data = encode_quadtree(mask)
+    for cut in range(PAYLOAD_HEAD, len(data)):
+        out = decode_quadtree(data[:cut], 40, 56)
+        assert out.shape == (40, 56) and not np.array_equal(out, mask)
+    assert np.array_equal(decode_quadtree(data, 40, 56), mask)
+    q = np.zeros((1, int(mask.sum())), np.int64)
+    stream = write_stream(Header(width=56, height=40, channels=1, levels=(16,)), mask, q)
+    assert read_stream(stream)[0].flags & FLAG_QUADTREE
+    for cut in (len(stream) - 1, len(stream) - 5, len(stream) // 2):
+        with pytest.raises(BitstreamError):
+            read_stream(stream[:cut])
 
 
 def test_codec_round_trip_with_quadtree_masks():

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sparsecodec.coding.quantise import dequantise, quantise
 from sparsecodec.errors import ImageError, OptionError
 from sparsecodec.inpainting import solve
 from sparsecodec.masks.nlpe import nlpe_mask, nlpe_refine
 from sparsecodec.masks.ps import ps_mask
+from sparsecodec.quantise import dequantise, quantise
 from sparsecodec.tonal import optimise_tonal
 
 

@@ -23,7 +23,7 @@ from functools import partial
 import numpy as np
 
 from ..errors import BitstreamError
-from ..masks.quadtree import corner_mask, rect_sums, root_blocks, split_blocks, summed_area
+from ..geometry import corner_mask, rect_sums, root_blocks, split_blocks, summed_area
 from ._stream import bytes_to_words, words_to_bytes
 
 MAX_LOG2_ROOT = 15

@@ -36,8 +36,8 @@ import numba
 import numpy as np
 
 from ..errors import BitstreamError, OptionError
+from ..quantise import check_levels
 from ._stream import bytes_to_words, words_to_bytes
-from .quantise import check_levels
 
 #: neighbour search half width D = max(RADIUS_MIN, min(SEARCH_RADIUS, round(RADIUS_SCALE /
 #: sqrt(d)))) for mask density d (sparse masks need a wider search)

@@ -10,6 +10,7 @@ written into the bitstream header. Modules are imported lazily so that heavy dep
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,7 +31,29 @@ class MaskStrategy:
     network: bool = False  # a torch network: also takes ``device=`` and ``precision=``
 
     def load(self) -> Callable[..., np.ndarray]:
+        """The strategy function (imports its module)."""
         return getattr(importlib.import_module(self.module, __name__), self.function)
+
+    def options(self) -> tuple[str, ...]:
+        """The options the strategy declares: the keyword-only parameters of its function
+        (besides ``seed``), and the names in its ``forwarded_options`` attribute (options it
+        passes on to the functions it composes, as ``nlpe`` does to PS and NLPE)."""
+        fn = self.load()
+        params = inspect.signature(fn).parameters.values()
+        own = tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "seed")
+        extra = tuple(getattr(fn, "forwarded_options", ()))
+        return own + tuple(k for k in extra if k not in own)
+
+    def check(self, options: dict) -> None:
+        """Refuse options the strategy does not declare, before any work is done."""
+        known = set(self.options())
+        check_options(self.name, {k: v for k, v in options.items() if k not in known})
+
+    def make(self, image: np.ndarray, density: float, *, seed: int = 0, **options) -> np.ndarray:
+        """The strategy's mask of ``image`` (float64 ``(H, W)``) at ``density``; unknown
+        options raise :class:`~sparsecodec.errors.OptionError` before the strategy runs."""
+        self.check(options)
+        return self.load()(image, density, seed=seed, **options)
 
 
 STRATEGIES: dict[str, MaskStrategy] = {}
@@ -60,15 +83,17 @@ def check_options(strategy: str, options: dict) -> None:
 
 
 def get(name: str) -> MaskStrategy:
+    """The registered strategy ``name``, or an :class:`~sparsecodec.errors.OptionError`."""
     try:
         return STRATEGIES[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise OptionError(
             f"unknown mask strategy {name!r} (choose from {', '.join(STRATEGIES)})"
         ) from None
 
 
 def by_id(id: int) -> MaskStrategy | None:
+    """The strategy with header id ``id``, or None (a custom mask has id 255)."""
     return next((s for s in STRATEGIES.values() if s.id == id), None)
 
 

@@ -107,7 +107,28 @@ def belhachmi_mask(
 
     The dithering target is corrected (:func:`corrected_dither`) so that the
     achieved density is within 0.5 % of ``density`` where the image allows it (a mask of a few
-    points can only approach it). Deterministic; ``seed`` is unused.
+    points can only approach it).
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` grey image in [0, 255].
+    density : float
+        Fraction of pixels in (0, 1].
+    seed : int
+        Unused (the mask is deterministic).
+    sigma : float
+        Standard deviation of the Gaussian presmoothing ``K_sigma``.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` bool mask.
+
+    References
+    ----------
+    Belhachmi, Bucur, Burgeth, Weickert 2009, "How to choose interpolation data in images",
+    SIAM J. Appl. Math. 70, Eq. (3.9): point density proportional to ``|Delta f|``.
     """
     check_options("belhachmi", options)
     f = np.asarray(image, dtype=np.float64)

@@ -572,15 +572,12 @@ def nlpe_mask(
     ``removal_candidates``, ``window``, ...) to NLPE; unknown options raise
     :class:`~sparsecodec.errors.OptionError`, as for every mask strategy.
     """
-    import inspect
-
-    ps_keys = ("error_window", "solve_tol", "solve_maxiter", "solver")
-    params = inspect.signature(nlpe_refine).parameters.values()
-    known = {p.name for p in params if p.kind is p.KEYWORD_ONLY} - {"error_window"}
-    check_options("nlpe", {k: v for k, v in options.items() if k not in known | set(ps_keys)})
-    ps_opts = {k: options[k] for k in ps_keys if k in options}
+    check_options(
+        "nlpe", {k: v for k, v in options.items() if k not in nlpe_mask.forwarded_options}
+    )
+    ps_opts = {k: options[k] for k in PS_OPTIONS if k in options}
     mask = ps_mask(image, density, seed=seed, p=p, q=q, runs=runs, progress=progress, **ps_opts)
-    options = {k: v for k, v in options.items() if k in known}
+    options = {k: v for k, v in options.items() if k in REFINE_OPTIONS}
     return nlpe_refine(
         image,
         mask,
@@ -591,3 +588,20 @@ def nlpe_mask(
         progress=progress,
         **options,
     )
+
+
+#: options of :func:`nlpe_mask` passed on to PS, and to :func:`nlpe_refine` (``solver`` to
+#: both; ``error_window`` to PS only); the mask registry reads them as declared options
+PS_OPTIONS = ("error_window", "solve_tol", "solve_maxiter", "solver")
+REFINE_OPTIONS = (
+    "removal_candidates",
+    "tries",
+    "window",
+    "max_window",
+    "window_tol",
+    "check_every",
+    "solver",
+    "tonal",
+    "tonal_solver",
+)
+nlpe_mask.forwarded_options = tuple(dict.fromkeys(PS_OPTIONS + REFINE_OPTIONS))

@@ -22,48 +22,18 @@ import math
 import numpy as np
 
 from ..errors import OptionError
+from ..geometry import corner_mask, rect_sums, root_blocks, split_blocks, summed_area
 
-
-def corner_mask(blocks: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bool mask of the corner pixels of squares ``blocks`` (rows ``y0, x0, side``), clipped to
-    the image (a square reaching past the border stores the border pixel)."""
-    m = np.zeros((height, width), dtype=bool)
-    y0, x0, s = blocks[:, 0], blocks[:, 1], blocks[:, 2]
-    y1 = np.minimum(y0 + s, height - 1)
-    x1 = np.minimum(x0 + s, width - 1)
-    for yy in (y0, y1):
-        for xx in (x0, x1):
-            m[yy, xx] = True
-    return m
-
-
-def root_blocks(height: int, width: int, side: int) -> np.ndarray:
-    """The initial tiling: squares ``(y0, x0, side)`` in raster order."""
-    ys, xs = np.meshgrid(
-        np.arange(0, max(height - 1, 1), side),
-        np.arange(0, max(width - 1, 1), side),
-        indexing="ij",
-    )
-    return np.stack([ys.ravel(), xs.ravel(), np.full(ys.size, side)], axis=1).astype(np.int64)
-
-
-def split_blocks(parents: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Children of the squares ``parents`` (sides >= 2): for each parent in order its four
-    quadrants (top-left, top-right, bottom-left, bottom-right) that start inside the image.
-    Returns the children and the index of each child's parent."""
-    half = parents[:, 2] // 2
-    kids = np.stack(
-        [
-            np.stack([parents[:, 0] + dy * half, parents[:, 1] + dx * half, half], axis=1)
-            for dy in (0, 1)
-            for dx in (0, 1)
-        ],
-        axis=1,
-    )  # (P, 4, 3)
-    owner = np.repeat(np.arange(len(parents)), 4)
-    kids = kids.reshape(-1, 3)
-    inside = (kids[:, 0] < max(height - 1, 1)) & (kids[:, 1] < max(width - 1, 1))
-    return kids[inside], owner[inside]
+__all__ = [
+    "block_errors",
+    "corner_mask",
+    "quadtree_mask",
+    "rect_sums",
+    "root_blocks",
+    "root_side",
+    "split_blocks",
+    "summed_area",
+]
 
 
 def root_side(height: int, width: int, density: float) -> int:
@@ -71,21 +41,6 @@ def root_side(height: int, width: int, density: float) -> int:
     grid of ``density``, so that the first tiling holds at most about a quarter of the points."""
     spacing = math.sqrt(1.0 / max(density, 1.0 / (height * width)))
     return 2 ** max(1, math.ceil(math.log2(max(spacing, 1.0))) + 1)
-
-
-def summed_area(a: np.ndarray) -> np.ndarray:
-    """Summed-area table ``S`` of ``a`` with a zero first row and column (``(H+1, W+1)``)."""
-    S = np.zeros((a.shape[0] + 1, a.shape[1] + 1), dtype=np.result_type(a.dtype, np.int64))
-    S[1:, 1:] = a.cumsum(0).cumsum(1)
-    return S
-
-
-def rect_sums(S: np.ndarray, ya, yb, xa, xb) -> np.ndarray:
-    """Sums over the rectangles rows ``ya..yb`` x columns ``xa..xb`` (inclusive, arrays) from
-    the summed-area table ``S``; empty (reversed) ranges sum to 0."""
-    ok = (yb >= ya) & (xb >= xa)
-    ya, yb, xa, xb = (np.where(ok, v, 0) for v in (ya, yb, xa, xb))
-    return np.where(ok, S[yb + 1, xb + 1] - S[ya, xb + 1] - S[yb + 1, xa] + S[ya, xa], 0)
 
 
 def block_errors(err: np.ndarray, blocks: np.ndarray) -> np.ndarray:
@@ -108,12 +63,37 @@ def quadtree_mask(
 ) -> np.ndarray:
     """Corner mask of an adaptive quadtree with about ``density * H * W`` points.
 
-    ``root``: side of the initial squares (power of two; default :func:`root_side`);
-    ``min_side``: squares of this side are not split further; each round splits at most
-    ``split_fraction`` of the splittable squares, those with the largest squared inpainting
-    error (homogeneous diffusion solved to relative residual ``tol``), and no more than about
-    the points still missing need. Deterministic (``seed`` is unused). The result can exceed
-    the target by the points of the last round.
+    Each round splits the squares with the largest squared inpainting error, at most
+    ``split_fraction`` of the splittable ones and no more than about the points still missing
+    need. The result can exceed the target by the points of the last round.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` grey image in [0, 255].
+    density : float
+        Fraction of pixels in (0, 1].
+    seed : int
+        Unused (the mask is deterministic).
+    root : int, optional
+        Side of the initial squares, a power of two (default :func:`root_side`).
+    min_side : int
+        Squares of this side are not split further.
+    split_fraction : float
+        Largest fraction of the splittable squares split per round.
+    tol : float
+        Relative residual of the homogeneous diffusion solves that measure the error.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` bool mask, the corner pixels of the final squares.
+
+    References
+    ----------
+    Schmaltz, Peter, Mainberger, Ebel, Weickert, Bruhn 2014, "Understanding, optimising, and
+    extending data compression with anisotropic diffusion", IJCV 108, Sec. 3 (subdivision with
+    corner points; here square cells and homogeneous diffusion).
     """
     from ..inpainting import solve
     from . import check_options

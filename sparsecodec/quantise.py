@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validate import MAX_LEVELS, MIN_LEVELS, check_levels  # noqa: F401 (re-exported)
+from .validate import MAX_LEVELS, MIN_LEVELS, check_levels  # noqa: F401 (re-exported)
 
 
 def quantise(values: np.ndarray, levels: int) -> np.ndarray:

@@ -1,0 +1,93 @@
+"""Decoding stage: the registered decoders (:mod:`sparsecodec.decoders`) and :func:`reconstruct`.
+
+Each decoder function takes the dequantised values ``(C, H, W)`` in the stream's colour space,
+the mask and the header, and returns the float64 RGB or grey image; :func:`reconstruct` rounds
+it to uint8. The encoder predicts its PSNR through :func:`reconstruct`, so these functions are
+part of the format.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..decoders import decoder_by_id
+from .values import dequantised_values, image_space, to_uint8_image
+
+#: solver settings of the diffusion decoder; part of the format (the encoder predicts with them)
+DECODE_SOLVER = "multigrid"
+DECODE_TOL = 1e-6
+
+
+def diffusion_decode(values: np.ndarray, mask: np.ndarray, header) -> np.ndarray:
+    """Homogeneous diffusion inpainting of each stored channel (Laplace equation with
+    reflecting boundaries, solved by multigrid to relative residual :data:`DECODE_TOL`).
+
+    Parameters
+    ----------
+    values : float64 ``(C, H, W)``, the stored values at the mask (colour space of the stream).
+    mask : bool ``(H, W)``.
+    header : the stream's :class:`~sparsecodec.coding.header.Header` (``colour`` is read).
+
+    Returns
+    -------
+    float64 ``(H, W)`` or ``(H, W, 3)`` RGB image.
+
+    References
+    ----------
+    Mainberger, Bruhn, Weickert, Forchhammer 2011, "Edge-based compression of cartoon-like
+    images with homogeneous diffusion", Pattern Recognition 44, Eq. (1).
+    """
+    from ..inpainting import solve
+
+    u = solve(values, mask, solver=DECODE_SOLVER, tol=DECODE_TOL).u
+    return image_space(u, header.colour)
+
+
+def _precision(header) -> str:
+    from ..coding.header import FLAG_BFLOAT16
+
+    return "bfloat16" if header.flags & FLAG_BFLOAT16 else "float32"
+
+
+def _wgan(values: np.ndarray, mask: np.ndarray, header, model: str) -> np.ndarray:
+    from ..inpainting.wgan_decoder import wgan_inpaint
+
+    return wgan_inpaint(
+        image_space(values, header.colour),
+        mask,
+        seed=header.seed,
+        model=model,
+        precision=_precision(header),
+    )
+
+
+def wgan_decode(values: np.ndarray, mask: np.ndarray, header) -> np.ndarray:
+    """The WGAN inpainting generator ``wgan_inpaint`` trained on random masks, with the
+    stream's seed and precision (parameters and result as :func:`diffusion_decode`).
+
+    References
+    ----------
+    Peter 2022, "Quantisation and learned inpainting for compression", Eq. (1).
+    """
+    from ..inpainting.wgan_decoder import DEFAULT_MODEL
+
+    return _wgan(values, mask, header, DEFAULT_MODEL)
+
+
+def wgan_joint_decode(values: np.ndarray, mask: np.ndarray, header) -> np.ndarray:
+    """The generator bundled with the mask WGAN model of the mask's density
+    (``wgan_mask_dNN``), adapted to that mask generator's masks (as :func:`wgan_decode`)."""
+    from ..masks.wgan import joint_model
+
+    return _wgan(values, mask, header, joint_model(mask))
+
+
+def reconstruct(header, mask: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The decoded uint8 image from a header, the mask and the quantised values ``(C, N)``."""
+    from ..errors import BitstreamError
+
+    decoder = decoder_by_id(header.decoder)
+    if decoder is None:
+        raise BitstreamError(f"unknown decoder id {header.decoder}")
+    values = dequantised_values(q, mask, header.levels)
+    return to_uint8_image(decoder.load()(values, mask, header))

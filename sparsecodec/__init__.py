@@ -12,6 +12,7 @@ Public API::
 """
 
 from . import metrics
+from . import pillow as _pillow  # noqa: F401  (registers the plugin: PIL.Image.open reads streams)
 from .api import encode, encode_result, inpaint, make_mask, optimise_tonal
 from .codec import EncodeResult, decode, describe, encode_image
 from .errors import SparseCodecError

@@ -17,6 +17,7 @@ from .codec import CHROMA_FACTOR, DEFAULT_DENSITY, DEFAULT_LEVELS, DEFAULT_MASK
 from .colour import COLOUR_MODES
 from .decoders import DECODERS
 from .errors import SparseCodecError
+from .masks.learned import BINARISE
 from .nets.precision import PRECISIONS
 
 OUTPUT_EXTS = (".png", ".pgm", ".ppm", ".pnm")
@@ -158,7 +159,7 @@ def cli() -> None:
 )
 @click.option(
     "--binarise",
-    type=click.Choice(["dither", "coin"]),
+    type=click.Choice(BINARISE),
     default=None,
     help="Learned masks: Floyd-Steinberg dithering (default) or weighted coin flips (paper).",
 )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import OptionError
+from .registry import Registry
 
 _M = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 #: luma weights of R, G, B (ITU-R BT.601, the first row of the YCbCr matrix)
@@ -49,7 +49,7 @@ class ColourMode:
 
 
 #: the colour modes by name; ids are in every colour bitstream, so they must stay stable
-COLOUR_MODES: dict[str, ColourMode] = {}
+COLOUR_MODES: Registry[ColourMode] = Registry("colour space")
 
 
 def register_colour_mode(
@@ -58,26 +58,19 @@ def register_colour_mode(
     forward: Callable[[np.ndarray], np.ndarray],
     inverse: Callable[[np.ndarray], np.ndarray],
     description: str,
-) -> None:
+) -> ColourMode:
     """Add a colour mode to :data:`COLOUR_MODES` (names and ids unique)."""
-    if name in COLOUR_MODES or any(c.id == id for c in COLOUR_MODES.values()):
-        raise ValueError(f"colour mode {name!r} or id {id} registered twice")
-    COLOUR_MODES[name] = ColourMode(name, id, forward, inverse, description)
+    return COLOUR_MODES.add(ColourMode(name, id, forward, inverse, description))
 
 
 def colour_mode(name: str) -> ColourMode:
     """The registered colour mode ``name``, or an :class:`~sparsecodec.errors.OptionError`."""
-    try:
-        return COLOUR_MODES[name]
-    except (KeyError, TypeError):
-        raise OptionError(
-            f"unknown colour space {name!r} (choose from {', '.join(COLOUR_MODES)})"
-        ) from None
+    return COLOUR_MODES.entry(name)
 
 
 def colour_mode_by_id(id: int) -> ColourMode | None:
     """The colour mode with header id ``id``, or None."""
-    return next((c for c in COLOUR_MODES.values() if c.id == id), None)
+    return COLOUR_MODES.by_id(id)
 
 
 def _identity(a: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import OptionError
+from .registry import Registry
 
 #: header fields a decoder may declare it reads (the encoder fills them from its options)
 HEADER_PARAMS = {
@@ -78,7 +78,7 @@ class Decoder:
 
 
 #: the decoders by name, in registration order
-DECODERS: dict[str, Decoder] = {}
+DECODERS: Registry[Decoder] = Registry("decoder")
 
 
 def register_decoder(
@@ -93,30 +93,21 @@ def register_decoder(
     with_mask: tuple[tuple[str, str], ...] = (),
 ) -> Decoder:
     """Add a decoder to :data:`DECODERS` (names and ids unique; ids are in every stream)."""
-    if name in DECODERS or any(d.id == id for d in DECODERS.values()):
-        raise ValueError(f"decoder {name!r} or id {id} registered twice")
-    if not 0 <= id <= 255:
-        raise ValueError(f"decoder id {id} does not fit in the header byte")
     unknown = set(params) - set(HEADER_PARAMS)
     if unknown:
         raise ValueError(f"decoder {name!r}: unknown header parameter(s) {sorted(unknown)}")
-    DECODERS[name] = entry = Decoder(
-        name, id, module, function, description, tuple(params), tonal, tuple(with_mask)
-    )
-    return entry
+    entry = Decoder(name, id, module, function, description, tuple(params), tonal, tuple(with_mask))
+    return DECODERS.add(entry)
 
 
 def get_decoder(name: str) -> Decoder:
     """The registered decoder ``name``, or an :class:`~sparsecodec.errors.OptionError`."""
-    try:
-        return DECODERS[name]
-    except (KeyError, TypeError):
-        raise OptionError(f"unknown decoder {name!r} (choose from {', '.join(DECODERS)})") from None
+    return DECODERS.entry(name)
 
 
 def decoder_by_id(id: int) -> Decoder | None:
     """The decoder with header id ``id``, or None."""
-    return next((d for d in DECODERS.values() if d.id == id), None)
+    return DECODERS.by_id(id)
 
 
 _IMPL = "sparsecodec.pipeline.decoding"

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1] / "sparsecodec"
 
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
-    ("validate",),
+    ("validate", "registry"),
     # leaf helpers and the registries that only hold names and ids
     ("colour", "metrics", "io", "data", "geometry", "quantise", "decoders"),
     ("nets",),  # network definitions and weights (torch)

@@ -48,6 +48,22 @@ def test_api_encode_with_bpp(image):
     assert abs(8 * len(data) / image.size - 0.8) <= 0.03 * 0.8
 
 
+def test_encode_result_gives_the_rate_controlled_encode_whole(image):
+    # the API the CLI calls: the same encode as rate control, with mask, reconstruction, stats
+    res = sparsecodec.encode_result(image, mask="belhachmi", bpp=0.6, levels=16, tonal=False)
+    ref = encode_to_rate(image, 0.6, "belhachmi", levels_grid=(16,), tonal=False)
+    assert res.data == ref.data and res.stats["target_bpp"] == 0.6
+    np.testing.assert_array_equal(res.mask, ref.mask)
+    np.testing.assert_array_equal(sparsecodec.decode(res.data), res.reconstruction)
+    q = sparsecodec.encode_result(image, mask="belhachmi", psnr=24.0, levels=16, tonal=False)
+    assert q.stats["psnr"] >= 24.0 and q.stats["target_psnr"] == 24.0
+    assert sparsecodec.encode(image, 0.5, "belhachmi", psnr=24.0, levels=16, tonal=False) == q.data
+    plain = sparsecodec.encode_result(image, mask="belhachmi", levels=16)
+    assert plain.stats["target_density"] == sparsecodec.codec.DEFAULT_DENSITY
+    with pytest.raises(OptionError, match="at most one of bpp and psnr"):
+        sparsecodec.encode_result(image, bpp=0.5, psnr=30.0)
+
+
 def test_rate_and_quality_with_tonal_optimisation(image):
     res = encode_to_rate(image, 0.5, levels_grid=(32, 64), tonal=True)
     assert res.stats["tonal"] and abs(res.stats["bpp"] - 0.5) <= 0.03 * 0.5

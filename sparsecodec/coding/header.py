@@ -36,10 +36,11 @@ KNOWN_FLAGS = FLAG_TONAL | FLAG_QUADTREE | FLAG_BFLOAT16
 class Header:
     """Everything the decoder needs besides the two payloads.
 
-    ``colour``: 0 = grey/RGB stored as is, 1 = YCbCr-like transform. ``decoder``: 0 = diffusion,
-    1 = WGAN (``wgan_inpaint``), 2 = WGAN joint (the generator of the mask model for the mask's
-    density; see ``sparsecodec.codec.DECODERS``). ``levels``: quantisation levels per channel.
-    ``mask_bytes``/``values_bytes`` are filled in by
+    ``colour``: a colour mode id (:data:`sparsecodec.colour.COLOUR_MODES`: 0 = RGB or grey
+    stored as is, 1 = YCbCr). ``decoder``: a decoder id (:data:`sparsecodec.decoders.DECODERS`:
+    0 = diffusion, 1 = WGAN, 2 = WGAN joint). ``mask_strategy``: a strategy id
+    (:data:`sparsecodec.masks.STRATEGIES`, 255 = a given mask). ``levels``: quantisation levels
+    per channel. ``mask_bytes``/``values_bytes`` are filled in by
     :func:`sparsecodec.coding.bitstream.write_stream`.
     """
 

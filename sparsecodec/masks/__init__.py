@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import OptionError
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ class MaskStrategy:
         return self.load()(image, density, seed=seed, **options)
 
 
-STRATEGIES: dict[str, MaskStrategy] = {}
+#: the mask strategies by name; ids are in every bitstream, so they must stay stable
+STRATEGIES: Registry[MaskStrategy] = Registry("mask strategy")
 
 
 def register(
@@ -69,11 +71,11 @@ def register(
     colour: bool = False,
     slow: bool = False,
     network: bool = False,
-) -> None:
+) -> MaskStrategy:
     """Add a strategy to the registry (ids must stay stable: they are in every bitstream)."""
-    if name in STRATEGIES or any(s.id == id for s in STRATEGIES.values()):
-        raise ValueError(f"mask strategy {name!r} or id {id} registered twice")
-    STRATEGIES[name] = MaskStrategy(name, id, module, function, description, colour, slow, network)
+    return STRATEGIES.add(
+        MaskStrategy(name, id, module, function, description, colour, slow, network)
+    )
 
 
 def check_options(strategy: str, options: dict) -> None:
@@ -84,17 +86,12 @@ def check_options(strategy: str, options: dict) -> None:
 
 def get(name: str) -> MaskStrategy:
     """The registered strategy ``name``, or an :class:`~sparsecodec.errors.OptionError`."""
-    try:
-        return STRATEGIES[name]
-    except (KeyError, TypeError):
-        raise OptionError(
-            f"unknown mask strategy {name!r} (choose from {', '.join(STRATEGIES)})"
-        ) from None
+    return STRATEGIES.entry(name)
 
 
 def by_id(id: int) -> MaskStrategy | None:
-    """The strategy with header id ``id``, or None (a custom mask has id 255)."""
-    return next((s for s in STRATEGIES.values() if s.id == id), None)
+    """The strategy with header id ``id``, or None (a given mask has id 255)."""
+    return STRATEGIES.by_id(id)
 
 
 register("random", 0, ".random", "random_mask", "uniformly random pixels (seeded)")

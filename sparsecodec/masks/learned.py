@@ -26,6 +26,8 @@ from . import check_options
 
 DEFAULT_WEIGHTS = "learned_masks.safetensors"
 FORMAT = "sparsecodec-learned-mask-v1"
+#: the binarisations of ``learned_mask(binarise=...)``, the default first
+BINARISE = ("dither", "coin")
 
 
 def weights_path(name: str = DEFAULT_WEIGHTS) -> Path:
@@ -244,7 +246,7 @@ def learned_mask(
     samples = int(samples)
     if not 1 <= samples <= 1000:
         raise OptionError(f"samples must be in 1..1000, got {samples}")
-    if binarise not in ("coin", "dither"):
+    if binarise not in BINARISE:
         raise OptionError(f"binarise must be 'coin' or 'dither', got {binarise!r}")
     c = mask_probabilities(image, density, weights=weights, device=device, precision=precision)
     if gamma is None:

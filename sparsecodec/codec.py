@@ -91,6 +91,9 @@ def encode_image(
     0..255, see :func:`sparsecodec.io.to_uint8`) and return the full result.
 
     ``mask`` is a strategy name from :mod:`sparsecodec.masks` or a precomputed bool mask.
+    ``decoder`` is a name of :data:`sparsecodec.decoders.DECODERS` (``"wgan"`` with
+    ``mask="wgan"`` writes ``"wgan-joint"``), ``colour`` one of
+    :data:`sparsecodec.colour.COLOUR_MODES` (for colour images).
     ``levels`` is the number of quantisation levels: per channel (a tuple), or one number for
     grey and luma, with ``chroma_levels`` (default ``CHROMA_FACTOR * levels``) for the chroma
     channels of YCbCr colour (see :func:`channel_levels`).

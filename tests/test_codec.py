@@ -167,30 +167,6 @@ def test_nlpe_post_processing_never_worse(small_colour):
     assert ref.stats["mse"] <= base.stats["mse"] + 0.5
 
 
-def test_channel_levels():
-    from sparsecodec.codec import CHROMA_FACTOR, channel_levels
-
-    c = int(round(CHROMA_FACTOR * 12))
-    assert channel_levels(12, 1) == (12,)
-    assert channel_levels(12, 3, colour=1) == (12, c, c)
-    assert channel_levels(12, 3, colour=0) == (12, 12, 12)  # RGB: no chroma channels
-    assert channel_levels(12, 3, colour=1, chroma_levels=5) == (12, 5, 5)
-    assert channel_levels(200, 3, colour=1) == (200, 256, 256)
-    assert channel_levels((7, 9, 11), 3, colour=1) == (7, 9, 11)
-    with pytest.raises(OptionError):
-        channel_levels((7, 9, 11), 3, colour=1, chroma_levels=5)
-    with pytest.raises(OptionError):
-        channel_levels(12, 3, colour=1, chroma_levels=300)
-    with pytest.raises(OptionError):
-        channel_levels((12, 12), 3)
-    for bad in ((12.7,), ("12",), (True,), (12, 12.5, 12)):  # never silently truncated
-        with pytest.raises(OptionError, match="integer"):
-            channel_levels(bad, len(bad))
-    for channels, colour in ((1, 0), (3, 0)):  # grey / RGB have no chroma channels
-        with pytest.raises(OptionError, match="YCbCr"):
-            channel_levels(12, channels, colour=colour, chroma_levels=18)
-
-
 def test_per_channel_levels_round_trip(small_colour):
     from sparsecodec.coding import read_stream
 

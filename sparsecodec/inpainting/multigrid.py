@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
+from numba.typed import List
 
 from .operators import _rows, lap_row
 
@@ -428,6 +429,26 @@ _prolong_ser = _SER["_prolong_coarse"]
 
 
 @njit(cache=True)
+def _op_list(flat, shapes):
+    """The level operators ``(wx, wy, diag, 1 / diag)`` of levels of sizes ``shapes[k]``,
+    concatenated (raveled) in ``flat``, as the typed list :func:`_serial_v_cycle` takes, built
+    in compiled (cached) code: a ``numba.typed.List`` built from Python compiles its methods
+    anew in every process (0.4 s of each decode)."""
+    ops = List()
+    o = 0
+    for k in range(shapes.shape[0]):
+        h, w = shapes[k, 0], shapes[k, 1]
+        n = h * w
+        wx = flat[o : o + n].copy().reshape((h, w))
+        wy = flat[o + n : o + 2 * n].copy().reshape((h, w))
+        diag = flat[o + 2 * n : o + 3 * n].copy().reshape((h, w))
+        invd = flat[o + 3 * n : o + 4 * n].copy().reshape((h, w))
+        ops.append((wx, wy, diag, invd))
+        o += 4 * n
+    return ops
+
+
+@njit(cache=True)
 def _serial_v_cycle(r, ops, fys, fxs, nu, omega, sweeps):
     """The V-cycle of :meth:`MultigridPreconditioner._cycle` on small (serial) levels, in one
     compiled call: the same operations in the same order as the recursion (so bit-identical
@@ -512,11 +533,12 @@ class MultigridPreconditioner:
         small = min(w_min_nodes, PARALLEL_MIN_NODES)
         self._tail = next((k for k, lv in enumerate(self.levels) if lv.diag.size < small), None)
         if self._tail is not None:
-            from numba.typed import List
-
             tail = self.levels[self._tail :]
             self._tail_args = (
-                List([lv.op for lv in tail]),
+                _op_list(
+                    np.concatenate([a.ravel() for lv in tail for a in lv.op]),
+                    np.array([lv.diag.shape for lv in tail], np.int64),
+                ),
                 np.array([lv.fy for lv in tail], np.int64),
                 np.array([lv.fx for lv in tail], np.int64),
             )

@@ -24,6 +24,9 @@ from .errors import SparseCodecError
 FORMAT = "SPARSECODEC"
 DESCRIPTION = "sparsecodec inpainting stream"
 _CHUNK = 1 << 20
+#: bytes read to parse the header: more than any header holds (fixed part, levels, decoder
+#: parameters), so the plugin does not depend on the header layout
+_HEADER_READ = 4096
 #: ``sparsecodec.coding.header.MAGIC`` (a test ties them), here so that registering the plugin
 #: and probing other files do not import the coder
 MAGIC = b"SPCD"
@@ -52,10 +55,10 @@ class SparseCodecImageFile(ImageFile.ImageFile):
     format_description = DESCRIPTION
 
     def _open(self) -> None:
-        from .coding.header import CRC_SIZE, FIXED_SIZE, parse_header
+        from .coding.header import CRC_SIZE, parse_header
 
         assert self.fp is not None
-        head = self.fp.read(FIXED_SIZE + 3)
+        head = self.fp.read(_HEADER_READ)  # parse_header reads only what the header needs
         try:
             h = parse_header(head)
         except SparseCodecError as exc:
@@ -79,12 +82,12 @@ class SparseCodecImageFile(ImageFile.ImageFile):
 
 
 class SparseCodecDecoder(ImageFile.PyDecoder):
-    """Decodes a whole stream at once with :func:`sparsecodec.decode`."""
+    """Decodes a whole stream at once with :func:`sparsecodec.codec.decode`."""
 
     _pulls_fd = True
 
     def decode(self, buffer: bytes | Any) -> tuple[int, int]:
-        from . import decode
+        from .codec import decode
 
         assert self.fd is not None and self.im is not None
         self.fd.seek(0)

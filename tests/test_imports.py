@@ -84,22 +84,7 @@ def imports_of(module: str) -> set[str]:
 #: imports tolerated for now although they point up or close a cycle, each with the reason and
 #: who removes it; an entry whose import is gone fails test_known_exceptions_are_still_needed,
 #: so the list cannot go stale
-KNOWN_EDGES = {
-    ("sparsecodec.nets.zoo", "sparsecodec.masks.learned"): (
-        "upward: zoo.load('mask-unet') borrows masks.learned._load_net; the MaskNet loader"
-        " belongs in nets (helper P, issue 25)"
-    ),
-    ("sparsecodec.nets.wgan", "sparsecodec.nets.zoo"): (
-        "cycle: load_bundle calls zoo.read while zoo.load calls load_bundle (helper P)"
-    ),
-    ("sparsecodec.nets.wgan_gp", "sparsecodec.nets.zoo"): (
-        "cycle: load_wgan_gp calls zoo.read while zoo.load calls load_wgan_gp (helper P)"
-    ),
-    ("sparsecodec.pillow", "sparsecodec"): (
-        "cycle: the plugin imports decode from the package, which imports the plugin; it"
-        " should import sparsecodec.codec.decode (helper P)"
-    ),
-}
+KNOWN_EDGES: dict[tuple[str, str], str] = {}
 
 FULL_GRAPH = {m: imports_of(m) for m in MODULES}
 GRAPH = {m: {t for t in ts if (m, t) not in KNOWN_EDGES} for m, ts in FULL_GRAPH.items()}

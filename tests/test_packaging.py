@@ -21,7 +21,7 @@ _PROBE = r"""
 import sys
 from pathlib import Path
 import sparsecodec
-from sparsecodec.nets import zoo
+from sparsecodec.nets import models, zoo
 from sparsecodec.masks.wgan import available_models
 site = Path(sys.argv[1]).resolve()
 assert Path(sparsecodec.__file__).resolve().is_relative_to(site), sparsecodec.__file__
@@ -29,8 +29,8 @@ assert Path(str(zoo.root())).resolve().is_relative_to(site), zoo.root()
 assert zoo.available() == sorted(zoo.ENTRIES), zoo.available()
 for name in zoo.ENTRIES:
     zoo.card(name)
-net, meta = zoo.load("learned_masks")
-assert zoo.load("wgan_inpaint").generator is not None
+net, meta = models.load("learned_masks")
+assert models.load("wgan_inpaint").generator is not None
 assert sorted(available_models()) == [0.05, 0.1, 0.2]
 print("ok")
 """

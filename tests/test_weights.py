@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sparsecodec.errors import WeightsError
-from sparsecodec.nets import zoo
+from sparsecodec.nets import models, zoo
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 INDEXES = sorted(WEIGHTS.glob("*.json"))
@@ -87,8 +87,8 @@ def test_read_refuses_pickles_and_garbage(tmp_path):
 
 def test_load_dispatches_by_architecture():
     pytest.importorskip("torch")
-    net, meta = zoo.load("learned_masks")
+    net, meta = models.load("learned_masks")
     assert meta["format"] == "sparsecodec-learned-mask-v1" and hasattr(net, "forward")
-    assert zoo.load("wgan_inpaint").generator is not None
-    g, d, meta = zoo.load("wgan_gp_32")
+    assert models.load("wgan_inpaint").generator is not None
+    g, d, meta = models.load("wgan_gp_32")
     assert "config" in meta

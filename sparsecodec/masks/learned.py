@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import OptionError, WeightsError
+from ..errors import OptionError
+from ..nets.zoo import MASK_UNET_FORMAT
 from ..validate import check_density
 from . import check_options
 
 DEFAULT_WEIGHTS = "learned_masks.safetensors"
-FORMAT = "sparsecodec-learned-mask-v1"
+FORMAT = MASK_UNET_FORMAT
 #: the binarisations of ``learned_mask(binarise=...)``, the default first
 BINARISE = ("dither", "coin")
 
@@ -117,24 +118,11 @@ def coin_flips(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def _load_net(path: str, device: str) -> Any:
-    import torch
+    """:func:`sparsecodec.nets.unet.load_mask_net`, kept for the next call (a mask is often
+    made several times with the same weights)."""
+    from ..nets.unet import load_mask_net
 
-    from ..nets import zoo
-    from ..nets.device import torch_device
-    from ..nets.unet import MaskNet
-
-    dev = torch_device(device)
-    state, meta, p = zoo.read(path, "learned-mask weights")
-    if meta.get("format") != FORMAT:
-        raise WeightsError(f"{p} is not a learned-mask weight file (format {meta.get('format')})")
-    try:
-        net = MaskNet(int(meta["base"]), int(meta["scales"]), int(meta["layers"]))
-        net.load_state_dict(state)
-    except (KeyError, ValueError, RuntimeError) as exc:
-        raise WeightsError(f"weights {p} do not match the mask network: {exc}") from None
-    # channels-last (NHWC) tensors: the CPU convolutions run about 1.7x faster than NCHW
-    net = net.to(dev, memory_format=torch.channels_last)
-    return net.eval(), dict(meta)
+    return load_mask_net(path, device)
 
 
 def calibrated_gamma(meta: dict[str, str], density: float, binarise: str = "coin") -> float:

@@ -11,7 +11,9 @@ A name is given without suffix (``"wgan_inpaint"``) or with ``.safetensors``; an
 folder part (``"run/best.safetensors"``, an absolute path) is a file path used as is.
 
 Files are read with safetensors only (tensors and string metadata, no pickle, no code
-execution). torch and safetensors are imported on first read only.
+execution). torch and safetensors are imported on first read only. Building the network of a
+file by its architecture is :func:`sparsecodec.nets.models.load` (above this module and the
+architectures, which read their files here).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
 ENV = "SPARSECODEC_WEIGHTS"
+#: the ``format`` metadata of a mask U-Net weights file (``mask-unet`` architecture)
+MASK_UNET_FORMAT = "sparsecodec-learned-mask-v1"
 SUFFIX = ".safetensors"
 PACKAGE = "sparsecodec.weights"
 
@@ -156,23 +160,3 @@ def read(
     except Exception as exc:  # safetensors raises its own error types on corrupt files
         raise WeightsError(f"cannot read {what} {where}: {exc}") from None
     return tensors, meta, where
-
-
-def load(name: str, device: str = "cpu") -> Any:
-    """The network(s) of a registered or exported weights file, by architecture: a
-    ``(MaskNet, metadata)`` pair (``mask-unet``), a ``WGANBundle`` (``wgan``) or a
-    ``(Generator, Critic, metadata)`` triple (``wgan-gp``); names not in :data:`ENTRIES` are
-    taken as ``wgan`` bundles."""
-    entry = ENTRIES.get(Path(str(name)).name.removesuffix(SUFFIX))
-    arch = entry.architecture if entry else "wgan"
-    if arch == "mask-unet":
-        from ..masks.learned import _load_net
-
-        return _load_net(str(locate(name)), device)
-    if arch == "wgan-gp":
-        from .wgan_gp import load_wgan_gp
-
-        return load_wgan_gp(name, device)
-    from .wgan import load_bundle
-
-    return load_bundle(name, device)

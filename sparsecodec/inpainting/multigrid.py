@@ -21,6 +21,7 @@ level works directly on the mask (no weight arrays), all sweeps are parallel ove
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import FunctionType
 
 import numpy as np
 from numba import njit, prange
@@ -391,7 +392,11 @@ _SER = {}
 for _f in (_smooth_coarse_py, _residual_restrict_coarse_py, _prolong_coarse_py):
     _name = _f.__name__[:-3]
     _PAR[_name] = njit(cache=True, parallel=True)(_f)
-    _SER[_name] = njit(cache=True)(_f)
+    # a copy under its own name: Numba names cache files by qualified name and line, not by
+    # the parallel flag, so the two variants otherwise overwrite (and load) each other's code
+    _fs = FunctionType(_f.__code__, _f.__globals__, _name + "_serial", _f.__defaults__)
+    _fs.__qualname__ = _fs.__name__
+    _SER[_name] = njit(cache=True)(_fs)
 #: levels with fewer nodes than this run serially (thread start-up costs more than it saves)
 PARALLEL_MIN_NODES = 16384
 

@@ -386,4 +386,8 @@ def inpaint(damaged, holes, output, method, iterations, seed, device, quiet) -> 
 
 def main() -> None:
     """Console-script entry point."""
+    if len(sys.argv) > 1 and not {"-q", "--quiet", "-h", "--help", "--version"} & set(sys.argv):
+        from .firstrun import install  # a notice while the first run compiles the kernels
+
+        install()
     sys.exit(cli.main(prog_name="sparsecodec"))

@@ -5,6 +5,7 @@ importlib.resources."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,3 +83,19 @@ def test_wheel_install_finds_its_weights(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "ok"
+
+
+def test_readme_test_command_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    blocks = re.findall(r"```sh\n(.*?)\n *```", readme, flags=re.S)
+    install_and_test = [b.strip() for b in blocks if b.strip().endswith("python -m pytest")]
+    assert len(install_and_test) == 1 and install_and_test[0] in ci
+    assert len(readme.splitlines()) <= 200
+
+
+def test_readme_links_exist():
+    readme = (ROOT / "README.md").read_text()
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme):
+        if "://" not in target:
+            assert (ROOT / target).exists(), target

@@ -78,8 +78,12 @@ def test_corrupt_streams_raise_pillow_errors_with_the_codecs_message(tmp_path, s
     huge[5:9] = (16384).to_bytes(2, "little") * 2
     with pytest.raises(UnidentifiedImageError, match="exceeds"):
         Image.open(_write(tmp_path, bytes(huge)))
-    # header fine, payload broken: open works, load fails with the codec's message
+    # header fine, payload broken: open works, load fails with the codec's message (a length
+    # field announcing 4 GiB is read in bounded chunks, not allocated)
+    lie = bytearray(data)
+    lie[18:22] = (2**32 - 1).to_bytes(4, "little")
     cases = {
+        "header announces": bytes(lie),
         "truncated": data[:-7],
         "CRC32 mismatch": data[:-1] + bytes([data[-1] ^ 1]),
         "trailing": data + b"\0",

@@ -174,7 +174,13 @@ def xpby(z, p, beta):
 
 
 def laplacian(u: np.ndarray) -> np.ndarray:
-    """5-point Laplacian with reflecting boundaries of a ``(..., H, W)`` array (NumPy reference)."""
+    """5-point Laplacian with reflecting boundaries of a ``(..., H, W)`` array (NumPy reference).
+
+    The one definition of the stencil: ``(A u)_i = sum_{j ~ i} (u_j - u_i)`` over the grid
+    neighbours, i.e. edge padding (the mirrored neighbour outside the image equals the border
+    pixel). The Numba kernels above, :func:`laplacian_matrix` and the torch mirror
+    ``sparsecodec.training.diffusion_masks.laplacian`` compute the same (tests/test_stencil.py).
+    """
     p = np.pad(u, [(0, 0)] * (u.ndim - 2) + [(1, 1), (1, 1)], mode="edge")
     return (
         p[..., :-2, 1:-1]
@@ -183,3 +189,19 @@ def laplacian(u: np.ndarray) -> np.ndarray:
         + p[..., 1:-1, 2:]
         - 4.0 * p[..., 1:-1, 1:-1]
     )
+
+
+def laplacian_matrix(H: int, W: int):
+    """The same 5-point Laplacian with reflecting boundaries as a SciPy CSR ``(HW, HW)`` matrix
+    (row-major pixels), for direct solves and adjoints (e.g. the training scripts' exact
+    diffusion layer). ``laplacian_matrix(H, W) @ u.ravel() == laplacian(u).ravel()``."""
+    import scipy.sparse as sp
+
+    def lap1(n: int):
+        main = -2.0 * np.ones(n)
+        main[[0, -1]] += 1.0
+        if n == 1:
+            main[:] = 0.0
+        return sp.diags([np.ones(n - 1), main, np.ones(n - 1)], [-1, 0, 1])
+
+    return (sp.kron(sp.eye(H), lap1(W)) + sp.kron(lap1(H), sp.eye(W))).tocsr()

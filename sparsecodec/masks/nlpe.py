@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import ImageError, OptionError
-from ..inpainting import solve
+from ..inpainting import local, solve
 from . import check_options
 from .ps import _progress, check_image, ps_mask
 
@@ -53,22 +53,22 @@ def _seed(seed):
 
 
 @njit(cache=True)
-def _window_solve(u, f, known, y0, y1, x0, x1, k, j, dj, du, b, r, p, q, unk, tol):
+def _window_solve(u, f, known, y0, y1, x0, x1, k, j, dj, du, b, work, tol):
     """CG for the reconstruction change ``du`` on the window ``[y0, y1) x [x0, x1)``.
 
     ``known`` is the new mask. Source: the Laplacian of ``u`` at the freed pixel ``k`` and the
     Dirichlet jump ``dj`` at the new mask pixel ``j`` (flat indices; -1 if outside). ``du`` is zero
-    outside the window. Returns the maximum ``|du|`` on the window's inner boundary ring (not at
-    the image border) and the overall maximum.
+    outside the window; it is solved by the solver core's window CG
+    (:func:`sparsecodec.inpainting.local.window_cg`, ``work`` its work arrays). Returns the
+    maximum ``|du|`` on the window's inner boundary ring (not at the image border) and the
+    overall maximum.
     """
     H, W = u.shape
     h = y1 - y0
     w = x1 - x0
     for y in range(h):
         for x in range(w):
-            du[y, x] = 0.0
             b[y, x] = 0.0
-            unk[y, x] = not known[y0 + y, x0 + x]
     if k >= 0:
         ki = k // W
         kj = k % W
@@ -95,63 +95,10 @@ def _window_solve(u, f, known, y0, y1, x0, x1, k, j, dj, du, b, r, p, q, unk, to
             for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
                 yy = ji + dy - y0
                 xx = jj + dx - x0
-                if 0 <= yy < h and 0 <= xx < w and unk[yy, xx]:
+                if 0 <= yy < h and 0 <= xx < w and not known[y0 + yy, x0 + xx]:
                     b[yy, xx] += dj
     # CG on the unknowns of the window (Dirichlet zero outside the window and on the mask).
-    bb = 0.0
-    for y in range(h):
-        for x in range(w):
-            r[y, x] = b[y, x]
-            p[y, x] = b[y, x]
-            bb += b[y, x] * b[y, x]
-    rr = bb
-    if bb > 0.0:
-        for _it in range(4 * (h + w)):
-            pq = 0.0
-            for y in range(h):
-                gy = y0 + y
-                for x in range(w):
-                    if not unk[y, x]:
-                        q[y, x] = 0.0
-                        continue
-                    gx = x0 + x
-                    n = 0
-                    s = 0.0
-                    if gy > 0:
-                        n += 1
-                        if y > 0:
-                            s += p[y - 1, x]
-                    if gy < H - 1:
-                        n += 1
-                        if y < h - 1:
-                            s += p[y + 1, x]
-                    if gx > 0:
-                        n += 1
-                        if x > 0:
-                            s += p[y, x - 1]
-                    if gx < W - 1:
-                        n += 1
-                        if x < w - 1:
-                            s += p[y, x + 1]
-                    v = n * p[y, x] - s
-                    q[y, x] = v
-                    pq += p[y, x] * v
-            if pq <= 0.0:
-                break
-            alpha = rr / pq
-            rr_new = 0.0
-            for y in range(h):
-                for x in range(w):
-                    du[y, x] += alpha * p[y, x]
-                    r[y, x] -= alpha * q[y, x]
-                    rr_new += r[y, x] * r[y, x]
-            if rr_new <= tol * tol * bb:
-                break
-            beta = rr_new / rr
-            rr = rr_new
-            for y in range(h):
-                for x in range(w):
-                    p[y, x] = r[y, x] + beta * p[y, x]
+    local.window_cg(known, y0, y1, x0, x1, b, du, work, 0.0, tol, 4 * (h + w))
     if j >= 0:
         ji = j // W
         jj = j % W
@@ -241,10 +188,7 @@ def _solve_windows(u, f, known, k, j, R, Rmax, tau, tol, bufs, boxes, tonal):
                 first,
                 b[0],
                 b[1],
-                b[2],
-                b[3],
-                b[4],
-                b[5],
+                b[3:],
                 tol,
             )
             if top > 0.0:
@@ -261,12 +205,9 @@ def _solve_windows(u, f, known, k, j, R, Rmax, tau, tol, bufs, boxes, tonal):
                     -1,
                     jjx,
                     1.0,
-                    b[6],
-                    b[1],
                     b[2],
-                    b[3],
-                    b[4],
-                    b[5],
+                    b[1],
+                    b[3:],
                     tol,
                 )
                 worst = max(worst, ring / top)
@@ -284,7 +225,7 @@ def _solve_windows(u, f, known, k, j, R, Rmax, tau, tol, bufs, boxes, tonal):
             y0, y1, x0, x1 = boxes[w, 0], boxes[w, 1], boxes[w, 2], boxes[w, 3]
             for y in range(y1 - y0):
                 for x in range(x1 - x0):
-                    ph = bufs[w, 6, y, x]
+                    ph = bufs[w, 2, y, x]
                     sab += (u[y0 + y, x0 + x] - f[y0 + y, x0 + x] + bufs[w, 0, y, x]) * ph
                     sbb += ph * ph
         t = -sab / sbb
@@ -296,7 +237,7 @@ def _solve_windows(u, f, known, k, j, R, Rmax, tau, tol, bufs, boxes, tonal):
             y0, y1, x0, x1 = boxes[w, 0], boxes[w, 1], boxes[w, 2], boxes[w, 3]
             for y in range(y1 - y0):
                 for x in range(x1 - x0):
-                    bufs[w, 0, y, x] += t * bufs[w, 6, y, x]
+                    bufs[w, 0, y, x] += t * bufs[w, 2, y, x]
     de = 0.0
     for w in range(nw):
         de += _error_change(u, f, bufs[w, 0], boxes[w, 0], boxes[w, 1], boxes[w, 2], boxes[w, 3])
@@ -319,7 +260,7 @@ def _removal_costs(u, f, known, kpos, R, Rmax, tau, tol):
     """Estimated error increase when each mask pixel ``kpos[a]`` alone is removed."""
     H, W = u.shape
     side = 2 * (2 * Rmax + 1) + 2 * Rmax + 2
-    bufs = np.zeros((2, 7, side, side))
+    bufs = np.zeros((2, 8, side, side))
     boxes = np.zeros((2, 4), dtype=np.int64)
     cost = np.empty(kpos.size)
     for a in range(kpos.size):
@@ -341,7 +282,7 @@ def _nlpe_swaps(
     number of accepted swaps and the summed estimated error change."""
     H, W = u.shape
     side = 2 * (2 * Rmax + 1) + 2 * Rmax + 2
-    bufs = np.zeros((2, 7, side, side))
+    bufs = np.zeros((2, 8, side, side))
     boxes = np.zeros((2, 4), dtype=np.int64)
     cand = np.empty(m, dtype=np.int64)
     cerr = np.empty(m)

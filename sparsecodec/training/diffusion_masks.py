@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..inpainting.operators import laplacian_matrix
 from ..masks.learned import FORMAT, coin_flips, rescale_probabilities
 from ..nets.unet import InpaintNet, MaskNet, count_parameters
 from .data import RandomCrops, default_data_dir, val_crops
@@ -50,7 +51,10 @@ DEFAULT_DENSITIES = (0.02, 0.03, 0.05, 0.1)
 
 def laplacian(u: torch.Tensor) -> torch.Tensor:
     """5-point Laplacian (grid size 1) of (N,C,H,W) with reflecting (homogeneous Neumann)
-    boundaries: the mirrored neighbour outside the image equals the boundary pixel."""
+    boundaries: the mirrored neighbour outside the image equals the boundary pixel.
+
+    Torch mirror of the solver core's stencil, :func:`sparsecodec.inpainting.operators.laplacian`
+    (same edge padding; tests/test_stencil.py ties the two)."""
     p = F.pad(u, (1, 1, 1, 1), mode="replicate")
     return p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:] - 4.0 * u
 
@@ -65,21 +69,6 @@ def variance_regulariser(c: torch.Tensor, eps: float) -> torch.Tensor:
     """Mean over the batch of ``1 / (var(c) + eps)`` (per-mask variance; Alt et al. 2021)."""
     var = c.var(dim=(1, 2, 3), unbiased=False)
     return (1.0 / (var + eps)).mean()
-
-
-def _neumann_laplacian(h: int, w: int) -> Any:
-    """Sparse 5-point Laplacian with reflecting boundaries (scipy CSR), row-major (h, w)."""
-    import scipy.sparse as sp
-
-    def lap1(k: int) -> Any:
-        main = -2.0 * np.ones(k)
-        main[0] += 1.0
-        main[-1] += 1.0
-        if k == 1:
-            main[:] = 0.0
-        return sp.diags([np.ones(k - 1), main, np.ones(k - 1)], [-1, 0, 1])
-
-    return (sp.kron(sp.eye(h), lap1(w)) + sp.kron(lap1(h), sp.eye(w))).tocsr()
 
 
 class ExactDiffusion(torch.autograd.Function):
@@ -102,7 +91,7 @@ class ExactDiffusion(torch.autograd.Function):
         from scipy.sparse.linalg import splu
 
         n, k_ch, h, w = f.shape
-        a = _neumann_laplacian(h, w)
+        a = laplacian_matrix(h, w)
         eye = sp.eye(h * w, format="csr")
         cn = c.detach().double().cpu().numpy().reshape(n, -1)
         cn = np.maximum(cn, ExactDiffusion.C_FLOOR)
@@ -496,39 +485,14 @@ def psnr(u: np.ndarray, f: np.ndarray) -> float:
 
 
 def real_solver() -> tuple[Any, str]:
-    """The project's diffusion solver (``sparsecodec.inpainting.solve``) if present, else a
-    scipy sparse direct solve of the same 5-point system (validation fallback only)."""
-    try:
-        from ..inpainting import solve
+    """The project's diffusion solver (:func:`sparsecodec.inpainting.solve`, multigrid) as
+    ``run(img, mask) -> u`` and its name."""
+    from ..inpainting import solve
 
-        def run(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            try:
-                return solve(img, mask, solver="multigrid").u
-            except Exception:
-                return solve(img, mask, solver="cg").u
+    def run(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return solve(img, mask, solver="multigrid").u
 
-        return run, "sparsecodec.inpainting"
-    except ImportError:
-        return _direct_solve, "scipy-direct-fallback"
-
-
-def _direct_solve(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    import scipy.sparse as sp
-    from scipy.sparse.linalg import spsolve
-
-    h, w = img.shape
-
-    def lap1(k: int) -> sp.csr_matrix:
-        main = -2.0 * np.ones(k)
-        main[0] = main[-1] = -1.0
-        if k == 1:
-            main[:] = 0.0
-        return sp.diags([np.ones(k - 1), main, np.ones(k - 1)], [-1, 0, 1])
-
-    a = sp.kron(sp.eye(h), lap1(w)) + sp.kron(lap1(h), sp.eye(w))
-    c = mask.ravel().astype(np.float64)
-    m = sp.diags(c) - sp.diags(1 - c) @ a
-    return spsolve(m.tocsc(), c * img.ravel()).reshape(h, w)
+    return run, "sparsecodec.inpainting"
 
 
 def export(ckpt: Path, out: Path) -> None:

@@ -10,11 +10,20 @@ only what is left to remove).
 
 The local error of a candidate is the increase of the squared inpainting error over its 7x7
 neighbourhood (``error_window``) caused by removing the candidates, i.e. the reconstruction
-without the candidates compared with the one with the current mask (two solves per step, each
-warm-started from the previous reconstruction). On trui at 4 % (one run, exact solves) the 3x3
-and 5x5 windows gave MSE 61 and 56, the error summed over a 3x3 window without the baseline 70,
-the error at the candidate alone (Mainberger et al.) 89; with the default loose solves 7x7 gave
-51-52 (9x9: 53).
+without the candidates compared with the one with the current mask. On trui at 4 % (one run,
+exact solves) the 3x3 and 5x5 windows gave MSE 61 and 56, the error summed over a 3x3 window
+without the baseline 70, the error at the candidate alone (Mainberger et al.) 89; with the default
+loose solves 7x7 gave 51-52 (9x9: 53).
+
+Speed (``solver="cg"``, the default): the current reconstruction is kept across steps, so a step
+costs two warm-started solves of the solver core's fused serial CG
+(:func:`sparsecodec.inpainting.local.resolve_window` on the whole image), each starting from the
+current reconstruction: one without the candidates, one after the ``q |T|`` removals (its
+residual sits at the removed pixels only). Both stop at ``solve_tol`` times the norm of the
+right-hand side without the candidates. Per-removal window re-solves (grown while the change
+reaches the window edge) were tried for the second solve and were not faster on trui at 4 %;
+``solve_tol`` 3e-5 instead of 1e-5 gave the same mask quality (mean MSE over seeds 0-2: 52.0
+against 52.1) in 20 % less time. See benchmarks/results/ps_speed.md.
 
 Note on ``q``: Alt et al. describe the step as putting back the fraction ``q`` of the candidates
 with the largest error; we follow Mainberger et al., where ``q`` is the fraction removed for good
@@ -27,7 +36,8 @@ import numpy as np
 from numba import njit
 
 from ..errors import ImageError, OptionError
-from ..inpainting import solve
+from ..inpainting import local, solve
+from ..inpainting import operators as ops
 from . import check_options
 
 
@@ -96,29 +106,43 @@ def _ps_run(
 ) -> np.ndarray:
     H, W = f.shape
     N = H * W
-    mask = np.ones(N, dtype=bool)
+    known = np.ones((H, W), dtype=np.uint8)
+    flat = known.reshape(-1)
     n = N
-    u = f.copy()
+    u = f.copy()  # the reconstruction from the current mask
+    trial = np.empty_like(u)
+    work = local.workspace(H, W)
+    its = 4 * (H + W) + 100 if maxiter is None else int(maxiter)
+    no_g = np.zeros((1, 1, 1))
     while n > n_target:
         n_cand = max(1, int(round(p * n)))
         n_rem = min(max(1, int(round(q * n_cand))), n - n_target)
         n_cand = min(max(n_cand, n_rem), n)
-        pool = np.flatnonzero(mask)
+        pool = np.flatnonzero(flat)
         cand = pool[rng.choice(n, n_cand, replace=False)]
         if n_cand == n:  # every pixel is a candidate: nothing to inpaint from, drop at random
-            order = rng.permutation(n_cand)
-        else:
-            # Reconstruction with the current mask, then without the candidates.
-            u = solve(f, mask.reshape(H, W), solver=solver, tol=tol, maxiter=maxiter, x0=u).u
+            flat[cand[rng.permutation(n_cand)[:n_rem]]] = 0
+        elif solver != "cg":
+            m = known.astype(bool)
+            u = solve(f, m, solver=solver, tol=tol, maxiter=maxiter, x0=u).u
             before = candidate_errors(u, f, cand, radius)
-            mask[cand] = False
-            u = solve(f, mask.reshape(H, W), solver=solver, tol=tol, maxiter=maxiter, x0=u).u
-            err = candidate_errors(u, f, cand, radius) - before
-            order = np.argsort(err, kind="stable")
-        mask[cand[order[n_rem:]]] = True
+            flat[cand] = 0
+            u = solve(f, known.astype(bool), solver=solver, tol=tol, maxiter=maxiter, x0=u).u
+            order = np.argsort(candidate_errors(u, f, cand, radius) - before, kind="stable")
+            flat[cand[order[n_rem:]]] = 1
+        else:
+            before = candidate_errors(u, f, cand, radius)
+            flat[cand] = 0
+            atol = tol * ops.rhs_norm(f[None], known, no_g, False)[0]
+            trial[:] = u
+            local.resolve_window(trial, known, 0, H, 0, W, work, atol, 0.0, its)
+            order = np.argsort(candidate_errors(trial, f, cand, radius) - before, kind="stable")
+            flat[cand[order[n_rem:]]] = 1
+            # the removals: residual only at the removed pixels, warm start from u
+            local.resolve_window(u, known, 0, H, 0, W, work, atol, 0.0, its)
         n -= n_rem
         bar.update(n_rem)
-    return mask.reshape(H, W)
+    return known.astype(bool)
 
 
 def ps_mask(
@@ -131,7 +155,7 @@ def ps_mask(
     runs: int = 1,
     progress: bool = False,
     error_window: int = 7,
-    solve_tol: float = 1e-5,
+    solve_tol: float = 3e-5,
     solve_maxiter: int | None = None,
     solver: str = "cg",
     **options,
@@ -150,9 +174,9 @@ def ps_mask(
     error_window : odd side length of the window over which a candidate's error change is
         summed.
     solve_tol, solve_maxiter : tolerance and iteration cap of the warm-started solves.
-    solver : diffusion solver (see :func:`sparsecodec.inpainting.solve`). Plain CG is the
-        default: the warm-started solves only have to spread local changes, and on trui it
-        took 8.6 s CPU against 13 s with the multigrid-preconditioned CG (same masks quality).
+    solver : ``"cg"`` (default): the core's fused serial CG kept warm across steps (see the
+        module notes); ``"multigrid"``: two :func:`sparsecodec.inpainting.solve` calls per
+        step (slower: the mask changes every step, so the hierarchy is rebuilt each time).
     """
     check_options("ps", options)
     f = check_image(image)

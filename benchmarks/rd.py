@@ -105,6 +105,19 @@ MASK_GRIDS = {
         (8, 16),
     ),
 }
+#: grids of the EED decoder's configurations (densities, levels, tonal levels, and the same for
+#: --quick): its encoder runs several EED solves per point, so the grid is that of the
+#: quadtree's front near 0.05-0.3 bpp only
+EED_GRID = (
+    (0.01, 0.02, 0.035, 0.06, 0.1),
+    (8, 12, 16),
+    (8, 12),
+    (0.01, 0.03, 0.08),
+    (8, 16),
+    (8, 12),
+)
+#: chroma lattice steps of the luma-preference EED configurations (colour only)
+EED_CHROMA_STEPS = (2, 4)
 #: stochastic spatial optimisation: minutes per Kodak image, only with --slow
 SLOW = ("ps", "nlpe")
 #: encode-time limit for the default configuration (issue 8, item 4)
@@ -240,9 +253,13 @@ def mean_curve(curves: list[list[tuple[float, float]]], n: int = 40) -> list[tup
 
 
 def sparsecodec_configs(slow: bool = False) -> tuple[list[str], list[str]]:
-    """Names ``MASK[+tonal]/DECODER`` of the configurations to try, and notes on left-out ones.
+    """Names ``MASK[+tonal]/DECODER[:key=value]`` of the configurations to try, and notes on
+    left-out ones.
 
-    Reads the mask registry at run time (other strategies land there over time)."""
+    Reads the mask registry at run time (other strategies land there over time). The EED
+    decoder runs with quadtree masks (its subdivision codec, R-EED), also with
+    luma-preference colour (:data:`EED_CHROMA_STEPS`: chroma at every k-th lattice point).
+    """
     from sparsecodec import masks
 
     out, notes = [], []
@@ -251,6 +268,8 @@ def sparsecodec_configs(slow: bool = False) -> tuple[list[str], list[str]]:
             notes.append(f"`{name}`: slow stochastic optimisation, only with `--slow`")
             continue
         out += [f"{name}/diffusion", f"{name}+tonal/diffusion", f"{name}/wgan"]
+    out += ["quadtree/eed", "quadtree+tonal/eed"]
+    out += [f"quadtree+tonal/eed:chroma_step={k}" for k in EED_CHROMA_STEPS]
     return out, notes
 
 
@@ -258,7 +277,23 @@ def parse_config(name: str) -> tuple[str, bool, str]:
     """``"belhachmi+tonal/diffusion"`` -> ``("belhachmi", True, "diffusion")``."""
     head, _, decoder = name.partition("/")
     mask, _, extra = head.partition("+")
-    return mask, extra == "tonal", decoder or "diffusion"
+    return mask, extra == "tonal", decoder.partition(":")[0] or "diffusion"
+
+
+def decoder_options(name: str) -> dict:
+    """``"quadtree+tonal/eed:chroma_step=2"`` -> ``{"chroma_step": 2}`` (numbers as int or
+    float, other values as strings)."""
+    opts = {}
+    tail = name.partition("/")[2].partition(":")[2]
+    for item in filter(None, tail.split(",")):
+        key, _, value = item.partition("=")
+        for cast in (int, float, str):
+            try:
+                opts[key] = cast(value)
+                break
+            except ValueError:
+                continue
+    return opts
 
 
 def _test_image(size: int = 32, colour: bool = False) -> np.ndarray:
@@ -277,7 +312,13 @@ def probe(config: str) -> str | None:
     mask, tonal, decoder = parse_config(config)
     try:
         sparsecodec.encode_image(
-            _test_image(32), 0.1, mask, levels=16, tonal=tonal, decoder=decoder
+            _test_image(32),
+            0.1,
+            mask,
+            levels=16,
+            tonal=tonal,
+            decoder=decoder,
+            decoder_options=decoder_options(config),
         )
     except Exception as e:  # noqa: BLE001 - any failure means: skip with the reason
         return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]
@@ -343,6 +384,7 @@ def run_sparsecodec(
         t0 = time.perf_counter()
         res = sparsecodec.encode_image(
             img, density, mask_name, mask_array=m, levels=lv, tonal=tonal, decoder=decoder,
+            decoder_options=decoder_options(config),
             reconstruct=False,
         )  # fmt: skip
         t1 = time.perf_counter()
@@ -510,7 +552,11 @@ def build_tasks(
                 if slow_images is not None and i >= slow_images and is_slow(c):
                     continue
                 dens, lvs, tlvs, every = densities, levels, tonal_levels, tonal_every
+                if kind == "grey" and "chroma_step" in c:
+                    continue  # luma preference is a colour mode
                 grid = MASK_GRIDS.get(parse_config(c)[0])
+                if parse_config(c)[2] == "eed":
+                    grid = EED_GRID
                 if grid is not None and use_mask_grids:
                     dens = grid[3] if quick else grid[0]
                     lvs = grid[4] if quick else grid[1]

@@ -11,7 +11,7 @@ from .colour import luma
 from .errors import OptionError
 from .validate import check_keywords
 
-METHODS = ("diffusion", "wgan", "semantic")
+METHODS = ("diffusion", "eed", "wgan", "semantic")
 
 
 def encode_result(
@@ -110,6 +110,10 @@ def inpaint(
 
     ``method="diffusion"``: homogeneous diffusion inpainting (Laplace equation, reflecting
     boundaries) solved by ``solver`` ("multigrid" or "cg") to relative residual ``tol``.
+    ``method="eed"``: edge-enhancing anisotropic diffusion (options ``lam``, ``sigma``,
+    ``diffusivity``, ``outer``, ``guide``, ``alpha``, ``beta``; see
+    :func:`sparsecodec.inpainting.anisotropic.eed_inpaint`), linear solves to ``tol``; one
+    joint tensor for all channels.
     ``method="wgan"``: the learned WGAN inpainting generator (Peter 2022).
     ``method="semantic"``: WGAN-GP latent optimisation + Poisson editing (Vitoria et al. 2019).
     Returns float64 of the shape of ``image``.
@@ -134,6 +138,14 @@ def inpaint(
         if a.ndim == 2:
             return solve(a, m, solver=solver, tol=tol, **options).u
         u = solve(np.moveaxis(a, 2, 0), m, solver=solver, tol=tol, **options).u
+        return np.moveaxis(u, 0, 2)
+    if method == "eed":
+        from .inpainting.anisotropic import eed_inpaint
+
+        check_keywords(eed_inpaint, options, "EED inpainting")
+        if a.ndim == 2:
+            return eed_inpaint(a, m, tol=tol, **options).u
+        u = eed_inpaint(np.moveaxis(a, 2, 0), m, tol=tol, **options).u
         return np.moveaxis(u, 0, 2)
     if method == "wgan":
         from .inpainting.wgan_decoder import wgan_inpaint

@@ -86,6 +86,7 @@ def encode_image(
     reconstruct: bool = True,
     mask_array: np.ndarray | None = None,
     precision: str = "auto",
+    decoder_options: dict | None = None,
 ) -> EncodeResult:
     """Encode ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``; other types are read as grey levels
     0..255, see :func:`sparsecodec.io.to_uint8`) and return the full result.
@@ -109,12 +110,16 @@ def encode_image(
     networks' pass and the WGAN decoders' generator; the latter is stored in the stream
     (:data:`~sparsecodec.coding.header.FLAG_BFLOAT16`) so that the decoder computes the same.
     ``"auto"`` is bfloat16 where the CPU has it natively (:mod:`sparsecodec.nets.precision`).
+    ``decoder_options`` fix parameters the decoder stores in the stream (EED: ``lam``,
+    ``sigma``, ``diffusivity``, ``chroma_step``); the others are chosen per image
+    (:func:`sparsecodec.pipeline.params.choose_params`).
     """
     from .coding import Header, part_sizes, write_stream
     from .coding.header import FLAG_BFLOAT16, FLAG_TONAL
     from .nets.precision import check_precision, resolve_precision
     from .pipeline.masking import choose_mask
-    from .pipeline.values import stored_values
+    from .pipeline.params import choose_params
+    from .pipeline.values import eed_stored_values, stored_values
 
     img = to_uint8(check_image(image))
     d = check_density(density)
@@ -146,7 +151,11 @@ def encode_image(
     # the decoder runs the networks on the CPU; precision of the stream's generator
     if dec.network and resolve_precision(precision, "cpu") == "bfloat16":
         flags |= FLAG_BFLOAT16
-    q = stored_values(img, m, cs, lv, tonal)
+    params = choose_params(dec, img, m, cs, lv, decoder_options)
+    if dec.name == "eed":
+        q = eed_stored_values(img, m, cs, lv, tonal, params)
+    else:
+        q = stored_values(img, m, cs, lv, tonal)
     header = Header(
         width=W,
         height=H,
@@ -157,6 +166,7 @@ def encode_image(
         decoder=dec.id,
         seed=int(seed),
         flags=flags,
+        params=dec.pack_params(params) if dec.stream_params else b"",
     )
     data = write_stream(header, m, q)
     sizes = part_sizes(data)
@@ -171,6 +181,7 @@ def encode_image(
         "density": float(m.mean()),
         "mask_points": int(m.sum()),
         "levels": list(lv),
+        "decoder_params": params,
         "bytes": len(data),
         "parts": sizes,
         "bpp": 8.0 * len(data) / (H * W),
@@ -238,6 +249,7 @@ def describe(data: bytes | str | os.PathLike) -> dict:
         "mask_strategy": strategy.name if strategy else f"custom ({header.mask_strategy})",
         "decoder": dec.name if dec else str(header.decoder),
         "levels": list(header.levels),
+        "decoder_params": header.decoder_params(),
         "seed": header.seed,
         "tonal": bool(header.flags & FLAG_TONAL),
         "precision": None

@@ -34,6 +34,59 @@ HEADER_PARAMS = {
 
 
 @dataclass(frozen=True)
+class StreamParam:
+    """A decoder parameter stored in the header's parameter block (format version 5).
+
+    The value is stored as the unsigned integer ``round(value * scale)`` of ``size`` bytes
+    (little endian); ``choices`` turns it into an index into a tuple of names. Readers refuse
+    raw values outside ``[lo, hi]`` (a forged header cannot ask for a huge Gaussian kernel).
+    """
+
+    name: str
+    size: int
+    scale: float
+    lo: int
+    hi: int
+    description: str
+    choices: tuple[str, ...] = ()
+
+    def pack(self, value) -> bytes:
+        """The stored bytes of ``value`` (an :class:`OptionError` outside the range)."""
+        from .errors import OptionError
+
+        if self.choices:
+            if value not in self.choices:
+                raise OptionError(
+                    f"unknown {self.name} {value!r} (choose from {', '.join(self.choices)})"
+                )
+            raw = self.choices.index(value)
+        else:
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                v = None
+            if v is None or not np.isfinite(v):
+                raise OptionError(f"{self.name} must be a finite number, got {value!r}")
+            raw = round(v * self.scale)
+            if not self.lo <= raw <= self.hi:
+                raise OptionError(
+                    f"{self.name} must lie in [{self.lo / self.scale:g}, "
+                    f"{self.hi / self.scale:g}], got {value!r}"
+                )
+        return int(raw).to_bytes(self.size, "little")
+
+    def unpack(self, raw: int):
+        """The value of the stored integer ``raw`` (assumed in range)."""
+        if self.choices:
+            return self.choices[raw]
+        return raw if self.scale == 1 else raw / self.scale
+
+    def quantised(self, value):
+        """``value`` as the decoder will read it back (what the encoder must predict with)."""
+        return self.unpack(int.from_bytes(self.pack(value), "little"))
+
+
+@dataclass(frozen=True)
 class Decoder:
     """A registered decoder (see the module docstring for the function's signature).
 
@@ -52,6 +105,9 @@ class Decoder:
     with_mask : tuple of (str, str)
         ``(strategy, decoder)``: with this mask strategy the encoder writes that decoder
         instead (a network trained jointly with the mask generator).
+    stream_params : tuple of StreamParam
+        Parameters stored in the header's parameter block, in this order; the decoder
+        function reads them with ``header.decoder_params()``.
     """
 
     name: str
@@ -62,6 +118,52 @@ class Decoder:
     params: tuple[str, ...] = ()
     tonal: bool = False
     with_mask: tuple[tuple[str, str], ...] = ()
+    stream_params: tuple[StreamParam, ...] = ()
+
+    @property
+    def params_size(self) -> int:
+        """Bytes of the header's parameter block for this decoder."""
+        return sum(p.size for p in self.stream_params)
+
+    def pack_params(self, values: dict) -> bytes:
+        """The parameter block of ``values`` (every declared parameter must be given)."""
+        from .errors import OptionError
+
+        extra = set(values) - {p.name for p in self.stream_params}
+        if extra:
+            raise OptionError(f"unknown option(s) for the {self.name} decoder: {', '.join(extra)}")
+        missing = [p.name for p in self.stream_params if p.name not in values]
+        if missing:
+            raise OptionError(f"the {self.name} decoder needs {', '.join(missing)}")
+        return b"".join(p.pack(values[p.name]) for p in self.stream_params)
+
+    def params_problem(self, block: bytes) -> str | None:
+        """Why ``block`` is not a valid parameter block of this decoder, or None."""
+        if len(block) != self.params_size:
+            return (
+                f"decoder {self.name} has a {self.params_size}-byte parameter block, "
+                f"got {len(block)} bytes"
+            )
+        at = 0
+        for p in self.stream_params:
+            raw = int.from_bytes(block[at : at + p.size], "little")
+            at += p.size
+            hi = len(p.choices) - 1 if p.choices else p.hi
+            if not p.lo <= raw <= hi:
+                return f"decoder parameter {p.name} out of range (stored {raw})"
+        return None
+
+    def unpack_params(self, block: bytes) -> dict:
+        """The parameters of a valid block, by name (see :meth:`params_problem`)."""
+        out, at = {}, 0
+        for p in self.stream_params:
+            out[p.name] = p.unpack(int.from_bytes(block[at : at + p.size], "little"))
+            at += p.size
+        return out
+
+    def defaults(self) -> dict:
+        """Declared parameters' defaults (:data:`PARAM_DEFAULTS`), as the stream stores them."""
+        return {p.name: p.quantised(PARAM_DEFAULTS[self.name][p.name]) for p in self.stream_params}
 
     @property
     def network(self) -> bool:
@@ -91,12 +193,23 @@ def register_decoder(
     params: tuple[str, ...] = (),
     tonal: bool = False,
     with_mask: tuple[tuple[str, str], ...] = (),
+    stream_params: tuple[StreamParam, ...] = (),
 ) -> Decoder:
     """Add a decoder to :data:`DECODERS` (names and ids unique; ids are in every stream)."""
     unknown = set(params) - set(HEADER_PARAMS)
     if unknown:
         raise ValueError(f"decoder {name!r}: unknown header parameter(s) {sorted(unknown)}")
-    entry = Decoder(name, id, module, function, description, tuple(params), tonal, tuple(with_mask))
+    entry = Decoder(
+        name,
+        id,
+        module,
+        function,
+        description,
+        tuple(params),
+        tonal,
+        tuple(with_mask),
+        tuple(stream_params),
+    )
     return DECODERS.add(entry)
 
 
@@ -136,4 +249,31 @@ register_decoder(
     "the generator bundled with the mask WGAN of the mask's density (chosen automatically "
     "for --mask wgan --decoder wgan)",
     params=("seed", "precision"),
+)
+
+#: Edge-enhancing anisotropic diffusion (R-EED family, Schmaltz et al. 2014): contrast
+#: parameter ``lam`` (grey values per pixel), Gaussian presmoothing ``sigma`` (pixels), the
+#: diffusivity, and the chroma mask step of luma-preference colour (``chroma_step`` k > 1:
+#: chroma is stored only at the mask points on the lattice of step k; Peter et al. 2017)
+EED_PARAMS = (
+    StreamParam("lam", 2, 256.0, 1, 65535, "contrast parameter lambda, grey values / pixel"),
+    StreamParam("sigma", 1, 32.0, 0, 128, "Gaussian presmoothing sigma, pixels (<= 4)"),
+    StreamParam("diffusivity", 1, 1.0, 0, 1, "diffusivity", choices=("charbonnier", "exponential")),
+    StreamParam("chroma_step", 1, 1.0, 1, 16, "chroma mask lattice step (1: the luma mask)"),
+)
+#: relative tolerance of the EED decoder's linear solves; part of the format (the encoder
+#: predicts with it)
+EED_TOL = 1e-4
+#: default decoder parameters, used by the encoder where it does not search them
+PARAM_DEFAULTS = {
+    "eed": {"lam": 2.0, "sigma": 1.0, "diffusivity": "charbonnier", "chroma_step": 1},
+}
+register_decoder(
+    "eed",
+    3,
+    _IMPL,
+    "eed_decode",
+    "edge-enhancing anisotropic diffusion (R-EED, Schmaltz et al. 2014), luma-preference colour",
+    tonal=True,
+    stream_params=EED_PARAMS,
 )

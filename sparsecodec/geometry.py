@@ -66,3 +66,21 @@ def rect_sums(S: np.ndarray, ya, yb, xa, xb) -> np.ndarray:
     ok = (yb >= ya) & (xb >= xa)
     ya, yb, xa, xb = (np.where(ok, v, 0) for v in (ya, yb, xa, xb))
     return np.where(ok, S[yb + 1, xb + 1] - S[ya, xb + 1] - S[yb + 1, xa] + S[ya, xa], 0)
+
+
+def lattice_mask(mask: np.ndarray, step: int) -> np.ndarray:
+    """The points of ``mask`` on the lattice of step ``step`` (rows and columns that are
+    multiples of ``step``, or the last row / column).
+
+    On a quadtree corner mask this is the corner mask of the tree cut at squares of side
+    ``step`` (a corner of a split square of side >= ``step`` lies on the lattice), so it is the
+    sparser chroma mask of luma-preference colour coding (Peter, Kaufhold, Weickert 2017) at no
+    mask cost. ``step=1`` returns a copy of ``mask``.
+    """
+    m = np.asarray(mask, dtype=bool)
+    H, W = m.shape
+    rows = np.arange(H)
+    cols = np.arange(W)
+    on_r = (rows % step == 0) | (rows == H - 1)
+    on_c = (cols % step == 0) | (cols == W - 1)
+    return m & on_r[:, None] & on_c[None, :]

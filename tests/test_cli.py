@@ -275,12 +275,12 @@ def test_old_format_version_refused(runner, tmp_path):
     out = tmp_path / "x.png"
     r = runner.invoke(cli, ["decode", str(old), "-o", str(out)])
     _fails_cleanly(r, out)
-    assert "unsupported format version 3 (this sparsecodec reads version 4)" in r.output
+    assert "unsupported format version 3 (this sparsecodec reads version 5)" in r.output
     cmd = [sys.executable, "-m", "sparsecodec", "decode", str(old), "-o", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode != 0 and not out.exists()
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "version 3" in lines[0] and "version 4" in lines[0], r.stderr
+    assert len(lines) == 1 and "version 3" in lines[0] and "version 5" in lines[0], r.stderr
     assert r.stdout == ""
 
 

@@ -447,15 +447,20 @@ def test_value_neighbourhood_widens_on_sparse_masks():
 
 
 def test_golden_stream_is_stable():
-    # The exact bytes are part of format version 4: if this fails, the entropy models changed
+    # The exact bytes are part of format version 5: if this fails, the entropy models changed
     # and FORMAT_VERSION must be bumped (old files would no longer decode). The CRC32 of the
     # body (without the trailing CRC: the CRC of a whole stream is a constant residue) and a
     # SHA-256 prefix pin every byte.
-    assert FORMAT_VERSION == 4
+    assert FORMAT_VERSION == 5
     header, mask, q = _golden_input()
     data = write_stream(header, mask, q)
     digest = hashlib.sha256(data).hexdigest()[:16]
-    assert (len(data), zlib.crc32(data[:-4]), digest) == (602, 2497021103, "95b99fd3114eff4a")
+    assert (len(data), zlib.crc32(data[:-4]), digest) == (603, 56814390, "f9038689961fca95")
+    # version 5 only added the (here empty) decoder parameter block: the payloads are the
+    # bytes of the version-4 stream of the same input (tests/data/v4_stream.bin)
+    v4 = OLD_STREAMS[4][0].read_bytes()
+    n = header.size  # version-5 header: the v4 header and one length byte
+    assert data[n - 1] == 0 and v4[5 : n - 1] == data[5 : n - 1] and v4[n - 1 : -4] == data[n:-4]
     _, m2, q2 = read_stream(data)
     assert np.array_equal(m2, mask) and np.array_equal(q2, q)
 
@@ -468,6 +473,9 @@ OLD_STREAMS = {
     1: (Path(__file__).parent / "data" / "v1_stream.bin", 124),
     2: (Path(__file__).parent / "data" / "v2_stream.bin", 112),
     3: (Path(__file__).parent / "data" / "v3_stream.bin", 96),
+    # version 4 (the golden input of test_golden_stream_is_stable), before the decoder
+    # parameter block of version 5
+    4: (Path(__file__).parent / "data" / "v4_stream.bin", 602),
 }
 
 
@@ -480,7 +488,8 @@ def test_old_format_versions_are_refused(version):
         with pytest.raises(BitstreamError) as info:
             call(data)
         assert str(info.value) == (
-            f"unsupported format version {version} (this sparsecodec reads version 4)"
+            f"unsupported format version {version} (this sparsecodec reads version "
+            f"{FORMAT_VERSION})"
         )
 
 

@@ -18,7 +18,12 @@ from sparsecodec.registry import Registry
 
 def test_ids_are_the_format():
     # ids are in every bitstream: changing one breaks old files
-    assert {d.name: d.id for d in DECODERS.values()} == {"diffusion": 0, "wgan": 1, "wgan-joint": 2}
+    assert {d.name: d.id for d in DECODERS.values()} == {
+        "diffusion": 0,
+        "wgan": 1,
+        "wgan-joint": 2,
+        "eed": 3,
+    }
     assert {c.name: c.id for c in COLOUR_MODES.values()} == {"rgb": 0, "ycbcr": 1}
     assert {s.name: s.id for s in masks.STRATEGIES.values()} == {
         "random": 0,
@@ -29,7 +34,7 @@ def test_ids_are_the_format():
         "nlpe": 6,
         "quadtree": 7,
     }
-    assert [d.name for d in DECODERS.values() if d.tonal] == ["diffusion"]
+    assert [d.name for d in DECODERS.values() if d.tonal] == ["diffusion", "eed"]
     assert DECODERS["wgan"].for_mask("wgan").name == "wgan-joint"
     assert DECODERS["wgan"].for_mask("quadtree").name == "wgan"
 

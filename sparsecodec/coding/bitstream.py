@@ -3,6 +3,12 @@
 The mask payload is the quadtree split-flag code when the mask is a quadtree corner mask
 (header flag ``FLAG_QUADTREE``), else the context-mixing mask coder.
 
+The values payload codes every channel at every mask point, except for luma-preference colour
+(a decoder parameter ``chroma_step`` k > 1): then it is ``luma_bytes`` u32, the luma values at
+the mask, and the chroma values at the lattice points of the mask only
+(:func:`sparsecodec.geometry.lattice_mask`); ``q[1:]`` off those points is unused and reads back
+as 0.
+
 ``write_stream(header, mask, q)`` -> bytes and ``read_stream(data)`` -> (header, mask, q).
 Every problem with the input bytes raises :class:`BitstreamError`; decoding work and memory are
 bounded by the validated header (at most 2**26 pixels).
@@ -16,6 +22,7 @@ import zlib
 import numpy as np
 
 from ..errors import BitstreamError, OptionError
+from ..geometry import lattice_mask
 from .header import CRC_SIZE, FLAG_QUADTREE, Header, parse_header
 from .mask_coder import decode_mask, encode_mask
 from .quadtree_coder import decode_quadtree, encode_quadtree
@@ -39,12 +46,43 @@ def write_stream(header: Header, mask: np.ndarray, q: np.ndarray) -> bytes:
         mask_payload = encode_mask(m)
     else:
         flags |= FLAG_QUADTREE
-    values_payload = encode_values(q, header.levels, m)
+    values_payload = _encode_values(header, q, m)
     header = dataclasses.replace(
         header, flags=flags, mask_bytes=len(mask_payload), values_bytes=len(values_payload)
     )
     body = header.to_bytes() + mask_payload + values_payload
     return body + zlib.crc32(body).to_bytes(CRC_SIZE, "little")
+
+
+def chroma_step(header: Header) -> int:
+    """The chroma mask step of the stream (1: chroma is stored at every mask point)."""
+    if header.channels != 3:
+        return 1
+    return int(header.decoder_params().get("chroma_step", 1))
+
+
+def _encode_values(header: Header, q: np.ndarray, m: np.ndarray) -> bytes:
+    step = chroma_step(header)
+    if step == 1:
+        return encode_values(q, header.levels, m)
+    on = lattice_mask(m, step)[m]
+    luma = encode_values(q[:1], header.levels[:1], m)
+    chroma = encode_values(q[1:, on], header.levels[1:], lattice_mask(m, step))
+    return len(luma).to_bytes(4, "little") + luma + chroma
+
+
+def _decode_values(header: Header, payload: bytes, mask: np.ndarray) -> np.ndarray:
+    step = chroma_step(header)
+    if step == 1:
+        return decode_values(payload, header.levels, mask, header.channels)
+    if len(payload) < 4 or int.from_bytes(payload[:4], "little") > len(payload) - 4:
+        raise BitstreamError("corrupt values payload (luma length)")
+    n = int.from_bytes(payload[:4], "little")
+    sub = lattice_mask(mask, step)
+    q = np.zeros((header.channels, int(mask.sum())), np.int64)
+    q[:1] = decode_values(payload[4 : 4 + n], header.levels[:1], mask, 1)
+    q[1:, sub[mask]] = decode_values(payload[4 + n :], header.levels[1:], sub, 2)
+    return q
 
 
 def _split(data: bytes) -> tuple[Header, bytes, bytes]:
@@ -73,7 +111,7 @@ def read_stream(data: bytes) -> tuple[Header, np.ndarray, np.ndarray]:
     else:
         mask = decode_mask(mask_payload, header.height, header.width)
     try:
-        q = decode_values(values_payload, header.levels, mask, header.channels)
+        q = _decode_values(header, values_payload, mask)
     except OptionError as exc:  # cannot happen for a valid header; keep the error contract
         raise BitstreamError(f"corrupt stream ({exc})") from None
     return header, mask, q

@@ -4,9 +4,14 @@ Layout (little endian)::
 
     magic "SPCD" | version u8 | width u16 | height u16 | channels u8 | colour u8
     | mask_strategy u8 | decoder u8 | flags u8 | seed u32 | mask_bytes u32 | values_bytes u32
-    | (levels - 1) u8 per channel
+    | (levels - 1) u8 per channel | params_bytes u8 | decoder parameters (params_bytes)
 
 followed by the mask payload, the values payload and a CRC32 (zlib) of everything before it.
+The decoder parameter block (version 5) holds the fields the decoder declares in its registry
+entry (:attr:`sparsecodec.decoders.Decoder.stream_params`, e.g. EED's contrast parameter and
+presmoothing); it is empty for decoders without parameters and its length must equal the
+declared one. Every field is range-checked on reading, so a forged block cannot ask for a huge
+Gaussian kernel or a degenerate diffusivity.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from ..errors import BitstreamError, OptionError
 
 MAGIC = b"SPCD"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 MAX_SIDE = 16384
 MAX_PIXELS = 2**26
 _FIXED = struct.Struct("<4sBHHBBBBBIII")
@@ -55,10 +60,12 @@ class Header:
     flags: int = 0
     mask_bytes: int = 0
     values_bytes: int = 0
+    params: bytes = b""
     version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", tuple(int(v) for v in self.levels))
+        object.__setattr__(self, "params", bytes(self.params))
         problem = _problem(self)
         if problem:
             raise OptionError(f"invalid header: {problem}")
@@ -66,7 +73,7 @@ class Header:
     @property
     def size(self) -> int:
         """Number of header bytes (without payloads and CRC)."""
-        return FIXED_SIZE + self.channels
+        return FIXED_SIZE + self.channels + 1 + len(self.params)
 
     def to_bytes(self) -> bytes:
         """Serialise the header (payloads and CRC are appended by the bitstream writer)."""
@@ -84,7 +91,15 @@ class Header:
             self.mask_bytes,
             self.values_bytes,
         )
-        return fixed + bytes(v - 1 for v in self.levels)
+        levels = bytes(v - 1 for v in self.levels)
+        return fixed + levels + bytes([len(self.params)]) + bytes(self.params)
+
+    def decoder_params(self) -> dict:
+        """The decoder's parameters read from :attr:`params` (empty for decoders without)."""
+        from ..decoders import decoder_by_id
+
+        dec = decoder_by_id(self.decoder)
+        return dec.unpack_params(self.params) if dec is not None else {}
 
 
 def _problem(h: Header) -> str | None:
@@ -112,6 +127,13 @@ def _problem(h: Header) -> str | None:
     for name in ("seed", "mask_bytes", "values_bytes"):
         if not 0 <= getattr(h, name) < 2**32:
             return f"{name} must fit in 32 bits, got {getattr(h, name)}"
+    from ..decoders import decoder_by_id
+
+    dec = decoder_by_id(h.decoder)
+    if dec is not None:
+        return dec.params_problem(bytes(h.params))
+    if h.params:
+        return f"parameters given for unknown decoder id {h.decoder}"
     return None
 
 
@@ -120,7 +142,7 @@ def parse_header(data: bytes) -> Header:
 
     Raises :class:`BitstreamError` with a one-line message on any problem.
     """
-    data = bytes(data[: FIXED_SIZE + 3])
+    data = bytes(data[: FIXED_SIZE + 3 + 1 + 255])
     if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
         raise BitstreamError("not a sparsecodec stream (bad magic bytes)")
     if len(data) < len(MAGIC) + 1:
@@ -140,6 +162,10 @@ def parse_header(data: bytes) -> Header:
     if len(data) < FIXED_SIZE + channels:
         raise BitstreamError("truncated stream (header incomplete)")
     levels = tuple(b + 1 for b in data[FIXED_SIZE : FIXED_SIZE + channels])
+    at = FIXED_SIZE + channels
+    if len(data) < at + 1 or len(data) < at + 1 + data[at]:
+        raise BitstreamError("truncated stream (header incomplete)")
+    params = data[at + 1 : at + 1 + data[at]]
     try:
         return Header(
             width=width,
@@ -153,6 +179,7 @@ def parse_header(data: bytes) -> Header:
             flags=flags,
             mask_bytes=mbytes,
             values_bytes=vbytes,
+            params=params,
             version=version,
         )
     except OptionError as exc:

@@ -59,6 +59,7 @@ def quadtree_mask(
     min_side: int = 1,
     split_fraction: float = 0.25,
     tol: float = 1e-4,
+    reconstruct=None,
     **options,
 ) -> np.ndarray:
     """Corner mask of an adaptive quadtree with about ``density * H * W`` points.
@@ -83,6 +84,10 @@ def quadtree_mask(
         Largest fraction of the splittable squares split per round.
     tol : float
         Relative residual of the homogeneous diffusion solves that measure the error.
+    reconstruct : callable, optional
+        ``reconstruct(image, mask, x0) -> u``: the inpainting whose error decides the splits
+        (default: homogeneous diffusion); the encoder passes the decoder it writes (EED), as
+        R-EED decides its subdivision with its own decoder (Schmaltz et al. 2014, Sec. 3).
 
     Returns
     -------
@@ -111,9 +116,9 @@ def quadtree_mask(
     m = corner_mask(blocks, H, W)
     x0 = None
     while m.sum() < target:
-        res = solve(f, m, tol=tol, x0=x0)
-        x0 = res.u
-        err = block_errors((res.u - f) ** 2, blocks)
+        u = solve(f, m, tol=tol, x0=x0).u if reconstruct is None else reconstruct(f, m, x0)
+        x0 = u
+        err = block_errors((u - f) ** 2, blocks)
         splittable = blocks[:, 2] > min_side
         if not splittable.any():
             break

@@ -118,6 +118,75 @@ def stored_values(
     return np.stack([quantise(chw[c][mask], levels[c]) for c in range(C)])
 
 
+def eed_stored_values(
+    image: np.ndarray,
+    mask: np.ndarray,
+    colour: int,
+    levels: tuple[int, ...],
+    tonal: bool,
+    params: dict,
+    tonal_options: dict | None = None,
+) -> np.ndarray:
+    """Quantised values ``(C, N)`` for the EED decoder with decoder parameters ``params``.
+
+    Tonal optimisation linearises the decoder (Schmaltz et al. 2014, Sec. 4.3): the grey, luma
+    or joint RGB values are least-squares optimal for the anisotropic diffusion whose tensor is
+    frozen at the original image's (:func:`sparsecodec.tonal.optimise_tonal` with ``tensor``);
+    the chroma of luma-preference YCbCr, which the decoder inpaints linearly with the tensor of
+    its luma reconstruction, is optimised exactly for that tensor, at the chroma lattice points
+    (``chroma_step``; the chroma values elsewhere are unused and stored as 0).
+    ``tonal_options`` replace :data:`TONAL_OPTIONS`.
+    """
+    from ..decoders import EED_TOL
+    from ..geometry import lattice_mask
+    from ..tonal import optimise_tonal
+
+    topts = TONAL_OPTIONS if tonal_options is None else tonal_options
+    chw = to_coding_space(image, colour)
+    C = chw.shape[0]
+    eed = {k: params[k] for k in ("lam", "sigma", "diffusivity")}
+    luma_pref = C == 3 and colour == _YCBCR
+    head = chw[:1] if luma_pref else chw
+    if tonal:
+        from ..inpainting.anisotropic import eed_tensor
+
+        t = eed_tensor(head, **eed)
+        opt = optimise_tonal(
+            np.moveaxis(head, 0, 2) if head.shape[0] > 1 else head[0],
+            mask,
+            levels=levels[: head.shape[0]],
+            tensor=t,
+            **topts,
+        )
+        head = opt[None] if opt.ndim == 2 else np.ascontiguousarray(np.moveaxis(opt, 2, 0))
+    q = np.zeros((C, int(mask.sum())), np.int64)
+    for c in range(head.shape[0]):
+        q[c] = quantise(head[c][mask], levels[c])
+    if not luma_pref:
+        return q
+    cmask = lattice_mask(mask, int(params.get("chroma_step", 1)))
+    if not cmask.any():
+        raise OptionError("the chroma lattice holds no mask point: use a smaller chroma_step")
+    chroma = chw[1:]
+    if tonal:
+        from ..inpainting.anisotropic import eed_inpaint, eed_tensor
+
+        luma = dequantised_values(q[:1], mask, levels[:1])
+        u = eed_inpaint(luma, mask, tol=EED_TOL, **eed).u
+        opt = optimise_tonal(
+            np.moveaxis(chroma, 0, 2),
+            cmask,
+            levels=levels[1:],
+            tensor=eed_tensor(u, **eed),
+            **topts,
+        )
+        chroma = np.ascontiguousarray(np.moveaxis(opt, 2, 0))
+    on = cmask[mask]
+    for c in (1, 2):
+        q[c, on] = quantise(chroma[c - 1][cmask], levels[c])
+    return q
+
+
 def dequantised_values(q: np.ndarray, mask: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
     """Float64 ``(C, H, W)`` values: the dequantised ``q`` at the mask, zero elsewhere."""
     C = len(levels)

@@ -1,0 +1,82 @@
+"""The EED codec end to end: encoder parameter choice, bit-exact decoding, luma preference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sparsecodec
+from sparsecodec.errors import BitstreamError, OptionError
+
+
+def _image(colour: bool, size=(40, 56)):
+    y, x = np.mgrid[0 : size[0], 0 : size[1]]
+    g = 110 + 70 * np.tanh((x - 0.7 * y - 12) / 3.0) + 20 * np.sin(y / 5.0)
+    if not colour:
+        return np.clip(g, 0, 255).astype(np.uint8)
+    return np.clip(np.stack([g, 0.6 * g + 40, 255 - g], axis=2), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("colour", [False, True])
+@pytest.mark.parametrize("tonal", [False, True])
+def test_eed_streams_decode_to_the_predicted_image(colour, tonal):
+    img = _image(colour)
+    res = sparsecodec.encode_image(img, 0.08, "quadtree", levels=16, decoder="eed", tonal=tonal)
+    assert np.array_equal(sparsecodec.decode(res.data), res.reconstruction)
+    info = sparsecodec.describe(res.data)
+    assert info["decoder"] == "eed" and info["format_version"] == 5
+    assert info["decoder_params"] == res.stats["decoder_params"]
+    assert info["decoder_params"]["lam"] in (2.0, 4.0)  # chosen from LAM_GRID
+
+
+def test_given_decoder_options_are_stored():
+    img = _image(False)
+    opts = {"lam": 3.3, "sigma": 0.5, "diffusivity": "exponential"}
+    res = sparsecodec.encode_image(img, 0.08, "quadtree", decoder="eed", decoder_options=opts)
+    p = sparsecodec.describe(res.data)["decoder_params"]
+    assert p == {"lam": round(3.3 * 256) / 256, "sigma": 0.5, "diffusivity": "exponential",
+                 "chroma_step": 1}  # fmt: skip
+    assert np.array_equal(sparsecodec.decode(res.data), res.reconstruction)
+
+
+def test_eed_beats_homogeneous_diffusion_on_an_edge():
+    # same mask and values: anisotropic diffusion keeps the edge that diffusion blurs
+    img = _image(False, (64, 64))
+    kw = {"levels": 64, "tonal": False, "decoder_options": {"lam": 2.0}}
+    eed = sparsecodec.encode_image(img, 0.05, "quadtree", decoder="eed", **kw)
+    hd = sparsecodec.encode_image(img, 0.05, "quadtree", levels=64, tonal=False)
+    assert eed.stats["psnr"] > hd.stats["psnr"] + 0.5
+
+
+def test_luma_preference_keeps_fewer_chroma_values():
+    img = _image(True, (64, 64))
+    full = sparsecodec.encode_image(
+        img, 0.1, "quadtree", decoder="eed", decoder_options={"lam": 2.0}
+    )
+    pref = sparsecodec.encode_image(
+        img, 0.1, "quadtree", decoder="eed", decoder_options={"lam": 2.0, "chroma_step": 8}
+    )
+    assert np.array_equal(sparsecodec.decode(pref.data), pref.reconstruction)
+    assert sparsecodec.describe(pref.data)["decoder_params"]["chroma_step"] == 8
+    assert pref.stats["parts"]["values"] < full.stats["parts"]["values"]
+
+
+def test_bad_decoder_options():
+    img = _image(False)
+    with pytest.raises(OptionError, match="unknown option"):
+        sparsecodec.encode_image(img, 0.08, decoder="eed", decoder_options={"beta": 1})
+    with pytest.raises(OptionError, match="sigma must lie in"):
+        sparsecodec.encode_image(img, 0.08, decoder="eed", decoder_options={"sigma": 9})
+    with pytest.raises(OptionError, match="unknown option"):
+        sparsecodec.encode_image(img, 0.08, decoder="diffusion", decoder_options={"lam": 1})
+
+
+def test_forged_eed_parameters_are_refused_by_decode():
+    from sparsecodec.coding.header import FIXED_SIZE
+
+    res = sparsecodec.encode_image(_image(False), 0.08, "quadtree", decoder="eed")
+    bad = bytearray(res.data)
+    at = FIXED_SIZE + 1 + 1  # one channel's levels, the block length, then lam (u16)
+    bad[at : at + 2] = b"\x00\x00"  # lam = 0
+    with pytest.raises(BitstreamError, match="lam out of range"):
+        sparsecodec.decode(bytes(bad))

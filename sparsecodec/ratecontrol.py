@@ -22,6 +22,7 @@ from .codec import (
     chroma_levels_for,
     encode_image,
 )
+from .decoders import get_decoder
 from .errors import OptionError
 from .validate import check_positive
 
@@ -141,7 +142,7 @@ def encode_to_rate(
     bpp = check_positive(bpp, "bpp")
     H, W = np.shape(image)[:2]
     tonal = bool(options.get("tonal", DEFAULT_TONAL))
-    tonal = tonal and options.get("decoder", "diffusion") == "diffusion"
+    tonal = tonal and get_decoder(options.get("decoder", "diffusion")).tonal
     enc = _Encoder(image, mask, options)
     lo = max(MIN_DENSITY, 1.0 / (H * W))
     found: list[tuple[Levels, float]] = []
@@ -268,7 +269,7 @@ def encode_to_quality(
     psnr = check_positive(psnr, "psnr")
     H, W = np.shape(image)[:2]
     tonal = bool(options.get("tonal", DEFAULT_TONAL))
-    tonal = tonal and options.get("decoder", "diffusion") == "diffusion"
+    tonal = tonal and get_decoder(options.get("decoder", "diffusion")).tonal
     enc = _Encoder(image, mask, options)
     lo = max(MIN_DENSITY, 1.0 / (H * W))
     cands: list[tuple[EncodeResult, Levels]] = []  # with the levels spec that made each

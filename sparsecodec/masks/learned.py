@@ -224,7 +224,40 @@ def learned_mask(
     * ``binarise="coin"`` (the paper): ``samples`` independent weighted coin flips (``seed``).
 
     With more than one candidate each is judged by the real homogeneous diffusion inpainting
-    MSE and the best is kept. ``precision`` of the network pass: see :func:`mask_probabilities`.
+    MSE and the best is kept.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` float64 grey image or luma in [0, 255].
+    density : float
+        Fraction of pixels in (0, 1].
+    seed : int
+        Seed of the coin flips (``binarise="coin"``).
+    samples : int
+        Candidate masks judged by their inpainting error (1..1000).
+    device : str
+        Torch device of the network pass (``"cpu"``, ``"cuda"``, ...).
+    weights : str
+        Name of the mask network in the weights zoo (:mod:`sparsecodec.nets.zoo`).
+    solver : str, optional
+        Diffusion solver of the candidates' judgement (default: the weights' setting).
+    gamma : float, optional
+        Tempering exponent of the probabilities (default: from the weight file).
+    binarise : str
+        ``"dither"`` or ``"coin"`` (above).
+    precision : str
+        Arithmetic of the network pass (see :func:`mask_probabilities`).
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` bool mask.
+
+    References
+    ----------
+    Alt, Peter, Weickert 2021, "Learning sparse masks for diffusion-based image inpainting",
+    Sec. 3 (mask network, Eq. 5-7) and Sec. 4.2 (binarisation by weighted coin flips).
     """
     check_options("learned", options)
     image = np.asarray(image, dtype=np.float64)

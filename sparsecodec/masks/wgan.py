@@ -95,6 +95,35 @@ def wgan_mask(
     nearest-density choice (a name in the weights folder or a path); ``exact=False`` returns
     the raw generator mask. ``precision``: ``"float32"``, ``"bfloat16"`` or ``"auto"``
     (bfloat16 where the device has it natively; :mod:`sparsecodec.nets.precision`).
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` luma in [0, 255].
+    density : float
+        Fraction of pixels in (0, 1]; the model of the nearest trained density is used.
+    seed : int
+        Seed of the generator's noise.
+    device : str
+        Torch device.
+    colour : ndarray, optional
+        ``(H, W, 3)`` RGB version of the image, used instead of ``image`` when given.
+    model : str, optional
+        Weights-zoo name or path overriding the nearest-density model.
+    exact : bool
+        Correct the generator's mask to exactly ``round(density * H * W)`` pixels.
+    precision : str
+        ``"float32"``, ``"bfloat16"`` or ``"auto"``.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` bool mask.
+
+    References
+    ----------
+    Peter 2022, "A Wasserstein GAN for joint learning of inpainting and its spatial
+    optimisation", Sec. 3 (mask generator with hard rounding, density loss, Eq. 4-6).
     """
     import torch
 

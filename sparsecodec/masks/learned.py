@@ -257,7 +257,8 @@ def learned_mask(
     References
     ----------
     Alt, Peter, Weickert 2021, "Learning sparse masks for diffusion-based image inpainting",
-    Sec. 3 (mask network, Eq. 5-7) and Sec. 4.2 (binarisation by weighted coin flips).
+    Sec. 3 (mask network, inpainting loss with the variance regulariser, binarisation by
+    weighted coin flips).
     """
     check_options("learned", options)
     image = np.asarray(image, dtype=np.float64)

@@ -123,7 +123,7 @@ def wgan_mask(
     References
     ----------
     Peter 2022, "A Wasserstein GAN for joint learning of inpainting and its spatial
-    optimisation", Sec. 3 (mask generator with hard rounding, density loss, Eq. 4-6).
+    optimisation", Sec. 3.1 (learning binary masks: hard rounding, density loss).
     """
     import torch
 

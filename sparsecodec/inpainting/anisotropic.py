@@ -21,8 +21,8 @@ w_pq (u_q - u_p)) is symmetric with zero row sums and negative semi-definite, so
 frozen-tensor problem on the unknowns is SPD and solved by CG, preconditioned by the
 homogeneous-diffusion multigrid cycle of the same mask (:mod:`.multigrid`).
 
-Every reduction sums per-row partials in a fixed order, so results do not depend on the
-number of threads.
+Every reduction sums per-row partials in a fixed order (the stencil kernels here, the CG
+updates of :mod:`.operators`), so results do not depend on the number of threads.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from numba import njit, prange
 
 from ..errors import OptionError, SolverError
 from ..validate import check_positive
+from . import operators as ops
 from .solve import Preconditioner, SolveResult, _as_chw, solve
 
 DIFFUSIVITIES = ("charbonnier", "exponential")
@@ -259,60 +260,6 @@ def _matvec_dot(p, known, Wh, Wv, D1, D2, q):
     return out
 
 
-@njit(cache=True, parallel=True)
-def _update(x, r, p, q, alpha):
-    """x += alpha p, r -= alpha q; returns ||r||^2 per channel."""
-    C, H, W = x.shape
-    part = np.zeros((H, C))
-    for i in prange(H):
-        for c in range(C):
-            a = alpha[c]
-            acc = 0.0
-            for j in range(W):
-                x[c, i, j] += a * p[c, i, j]
-                v = r[c, i, j] - a * q[c, i, j]
-                r[c, i, j] = v
-                acc += v * v
-            part[i, c] = acc
-    out = np.zeros(C)
-    for i in range(H):
-        for c in range(C):
-            out[c] += part[i, c]
-    return out
-
-
-@njit(cache=True, parallel=True)
-def _dot_masked(a, b, known, z_out):
-    """<a, b> per channel over the unknowns; also zeroes ``b`` on the mask (into z_out)."""
-    C, H, W = a.shape
-    part = np.zeros((H, C))
-    for i in prange(H):
-        for c in range(C):
-            acc = 0.0
-            for j in range(W):
-                if known[i, j]:
-                    z_out[c, i, j] = 0.0
-                else:
-                    z_out[c, i, j] = b[c, i, j]
-                    acc += a[c, i, j] * b[c, i, j]
-            part[i, c] = acc
-    out = np.zeros(C)
-    for i in range(H):
-        for c in range(C):
-            out[c] += part[i, c]
-    return out
-
-
-@njit(cache=True, parallel=True)
-def _xpby(z, p, beta):
-    C, H, W = z.shape
-    for i in prange(H):
-        for c in range(C):
-            b = beta[c]
-            for j in range(W):
-                p[c, i, j] = z[c, i, j] + b * p[c, i, j]
-
-
 # ------------------------------------------------------------------------------ public API
 
 
@@ -417,20 +364,20 @@ def eed_solve(
         return finish(history, 0, True)
     z = np.empty_like(f)
     pre.apply(r, z)
-    p = np.empty_like(f)
-    rz = _dot_masked(r, z, known, p)
+    p = z.copy()
+    rz = ops.dot(r, z)
     q = np.empty_like(f)
     for it in range(1, maxiter + 1):
         pq = _matvec_dot(p, known, *w, q)
         alpha_k = np.where(pq > 0, rz / np.where(pq > 0, pq, 1.0), 0.0)
-        rr = _update(x, r, p, q, alpha_k)
+        rr = ops.cg_update(x, r, p, q, alpha_k)
         history.append(float(np.max(np.sqrt(rr) / bnorm)))
         if history[-1] <= tol:
             return finish(history, it, True)
         pre.apply(r, z)
-        rz_new = _dot_masked(r, z, known, z)
+        rz_new = ops.dot(r, z)
         beta_k = np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
-        _xpby(z, p, beta_k)
+        ops.xpby(z, p, beta_k)
         rz = rz_new
     return finish(history, maxiter, False)
 

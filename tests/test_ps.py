@@ -40,3 +40,18 @@ def test_ps_fused_cg_and_multigrid_paths_give_masks_of_equal_quality():
     mg = ps_mask(f, 0.08, seed=4, solver="multigrid", solve_tol=1e-6)
     assert fast.sum() == mg.sum() == round(0.08 * f.size)
     assert mse_of(f, fast) < 1.1 * mse_of(f, mg)
+
+
+def test_ps_speed_benchmark_tiny(tmp_path):
+    from PIL import Image
+
+    from benchmarks import ps_speed
+
+    (tmp_path / "classic").mkdir()
+    Image.fromarray(smooth_image(24, 20).astype(np.uint8)).save(tmp_path / "classic" / "t.png")
+    js, out = tmp_path / "r.json", tmp_path / "r.md"
+    argv = ["--data", str(tmp_path), "--images", "t", "--repeats", "1", "--out", str(out)]
+    ps_speed.main([*argv, "--json", str(js)])
+    ps_speed.main([*argv, "--results", str(js), "--baseline", str(js), "--note", "n."])
+    text = out.read_text()
+    assert "| t | 24x20 | 19 |" in text and "1.00x" in text and "+0.00 %" in text

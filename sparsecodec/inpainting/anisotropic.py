@@ -33,7 +33,7 @@ from numba import njit, prange
 from ..errors import OptionError, SolverError
 from ..validate import check_positive
 from . import operators as ops
-from .solve import Preconditioner, SolveResult, _as_chw, solve
+from .solve import Preconditioner, SolveResult, _as_chw, checked_problem, solve
 
 DIFFUSIVITIES = ("charbonnier", "exponential")
 #: defaults of :func:`eed_inpaint` for grey values in [0, 255] (the codec chooses lam per
@@ -323,14 +323,8 @@ def eed_solve(
     -------
     SolveResult (``u`` of the shape of ``values``, relative residual history, iterations).
     """
-    mask = np.asarray(mask, dtype=bool)
-    squeeze = np.ndim(values) == 2
-    f = _as_chw(values, "values")
+    mask, squeeze, f, x, g, has_g = checked_problem(values, mask, x0, rhs)
     C, H, W = f.shape
-    if mask.shape != (H, W):
-        raise SolverError(f"mask shape {mask.shape} does not match image shape {(H, W)}")
-    if not mask.any():
-        raise SolverError("the inpainting mask is empty: at least one known pixel is needed")
     t = np.asarray(tensor, dtype=np.float64)
     if t.shape != (3, H, W):
         raise SolverError(f"tensor must have shape (3, {H}, {W}), got {t.shape}")
@@ -339,14 +333,6 @@ def eed_solve(
     pre = preconditioner if preconditioner is not None else Preconditioner(mask, "multigrid")
     known = pre.known
     w = pair_weights(t, alpha, beta)
-    has_g = rhs is not None
-    g = _as_chw(rhs, "rhs") if has_g else np.zeros((1, 1, 1))
-    if has_g and g.shape != f.shape:
-        raise SolverError(f"rhs shape {g.shape} does not match values shape {f.shape}")
-    x = _as_chw(x0, "x0").copy() if x0 is not None else np.zeros_like(f)
-    if x.shape != f.shape:
-        raise SolverError(f"x0 shape {x.shape} does not match values shape {f.shape}")
-    x[:, mask] = f[:, mask]
 
     def finish(res, it, ok):
         return SolveResult(x[0] if squeeze else x, res, it, ok)

@@ -51,6 +51,31 @@ def _as_chw(a: np.ndarray, name: str) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def checked_problem(values, mask, x0=None, rhs=None):
+    """The checked arrays of a Dirichlet problem, shared by every solver of the core.
+
+    Returns ``(mask, squeeze, f, x, g, has_g)``: the bool mask, whether ``values`` was 2-D,
+    the ``(C, H, W)`` data, the start ``x`` (``x0`` or zeros, with the data on the mask), the
+    source term ``g`` (a dummy when ``rhs`` is None) and whether there is one.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    squeeze = np.ndim(values) == 2
+    f = _as_chw(values, "values")
+    if mask.shape != f.shape[1:]:
+        raise SolverError(f"mask shape {mask.shape} does not match image shape {f.shape[1:]}")
+    if not mask.any():
+        raise SolverError("the inpainting mask is empty: at least one known pixel is needed")
+    has_g = rhs is not None
+    g = _as_chw(rhs, "rhs") if has_g else np.zeros((1, 1, 1))
+    if has_g and g.shape != f.shape:
+        raise SolverError(f"rhs shape {g.shape} does not match values shape {f.shape}")
+    x = _as_chw(x0, "x0").copy() if x0 is not None else np.zeros_like(f)
+    if x.shape != f.shape:
+        raise SolverError(f"x0 shape {x.shape} does not match values shape {f.shape}")
+    x[:, mask] = f[:, mask]
+    return mask, squeeze, f, x, g, has_g
+
+
 class Preconditioner:
     """Reusable solver state for one mask (multigrid hierarchy), for repeated solves."""
 
@@ -95,29 +120,13 @@ def solve(
     -------
     SolveResult with ``u`` of the shape of ``values``.
     """
-    mask = np.asarray(mask, dtype=bool)
-    squeeze = np.ndim(values) == 2
-    f = _as_chw(values, "values")
+    mask, squeeze, f, x, g, has_g = checked_problem(values, mask, x0, rhs)
     C, H, W = f.shape
-    if mask.shape != (H, W):
-        raise SolverError(f"mask shape {mask.shape} does not match image shape {(H, W)}")
-    if not mask.any():
-        raise SolverError("the inpainting mask is empty: at least one known pixel is needed")
     tol = check_positive(tol, "tol")
     pre = preconditioner if preconditioner is not None else Preconditioner(mask, solver)
     known = pre.known
     if known.shape != (H, W):
         raise SolverError("preconditioner was built for another mask shape")
-
-    has_g = rhs is not None
-    g = _as_chw(rhs, "rhs") if has_g else np.zeros((1, 1, 1))
-    if has_g and g.shape != f.shape:
-        raise SolverError(f"rhs shape {g.shape} does not match values shape {f.shape}")
-
-    x = _as_chw(x0, "x0").copy() if x0 is not None else np.zeros_like(f)
-    if x.shape != f.shape:
-        raise SolverError(f"x0 shape {x.shape} does not match values shape {f.shape}")
-    x[:, mask] = f[:, mask]
 
     def finish(res: list[float], it: int, ok: bool) -> SolveResult:
         return SolveResult(x[0] if squeeze else x, res, it, ok)

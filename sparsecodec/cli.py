@@ -341,10 +341,17 @@ def info(input, as_json) -> None:
     default=None,
     help="Semantic: latent optimisation steps (default 1000).",
 )
+@click.option(
+    "--fallback/--no-fallback",
+    default=True,
+    show_default=True,
+    help="Semantic: blend each hole with diffusion by a weight measured on a hidden band of "
+    "known pixels, falling back to diffusion without confidence (--no-fallback: the paper's).",
+)
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("-q", "--quiet", is_flag=True)
-def inpaint(damaged, holes, output, method, iterations, seed, device, quiet) -> None:
+def inpaint(damaged, holes, output, method, iterations, fallback, seed, device, quiet) -> None:
     """Fill the HOLES of DAMAGED by diffusion, the WGAN generator or semantic inpainting."""
     from .api import inpaint as _inpaint
     from .errors import ImageError
@@ -370,10 +377,13 @@ def inpaint(damaged, holes, output, method, iterations, seed, device, quiet) -> 
         opts.update(seed=seed, device=device)
     if method == "semantic":
         opts["progress"] = not quiet
+        opts["fallback"] = fallback
         if iterations is not None:
             opts["iterations"] = iterations
     elif iterations is not None:
         raise click.BadParameter("--iterations applies to --method semantic only")
+    elif not fallback:
+        raise click.BadParameter("--no-fallback applies to --method semantic only")
     t0 = time.perf_counter()
     out = _inpaint(img, ~missing, method=method, **opts)
     write_image(output, out)

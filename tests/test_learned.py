@@ -128,7 +128,7 @@ def test_network_pass_odd_sizes(tmp_path, shape):
 def test_deterministic_binarisation_and_density(tmp_path):
     path = _tiny_weights(tmp_path)
     img = _image(61, 75)
-    kw = {"samples": 1, "weights": str(path), "binarise": "coin"}
+    kw = {"samples": 1, "weights": str(path), "binarise": "coin", "refine": 0}
     a = learned.learned_mask(img, 0.05, seed=3, **kw)
     b = learned.learned_mask(img, 0.05, seed=3, **kw)
     c = learned.learned_mask(img, 0.05, seed=4, **kw)
@@ -146,7 +146,7 @@ def test_best_of_samples_uses_real_solver(tmp_path):
     path = _tiny_weights(tmp_path)
     img = _image(40, 48)
     best = learned.learned_mask(
-        img, 0.05, seed=0, samples=3, weights=str(path), solver="cg", binarise="coin"
+        img, 0.05, seed=0, samples=3, weights=str(path), solver="cg", binarise="coin", refine=0
     )
     err_best = np.mean((solve(img, best, solver="cg").u - img) ** 2)
     # the candidates are the first three coin-flip draws of the same generator
@@ -339,7 +339,7 @@ def test_dither_orientations_and_best_of_samples(tmp_path):
     assert len({m.tobytes() for m in masks}) == 8  # eight different masks
     assert all(abs(m.mean() - 0.05) <= 0.05 * 0.05 for m in masks)
     # best of 3: the first three orientations, judged by the real inpainting error
-    kw = {"weights": str(path), "solver": "cg", "gamma": 0.75, "binarise": "dither"}
+    kw = {"weights": str(path), "solver": "cg", "gamma": 0.75, "binarise": "dither", "refine": 0}
     best = learned.learned_mask(img, 0.05, samples=3, **kw)
     errs = [np.mean((solve(img, m, solver="cg").u - img) ** 2) for m in masks[:3]]
     err_best = np.mean((solve(img, best, solver="cg").u - img) ** 2)
@@ -460,3 +460,25 @@ def test_random_crops_zoom_magnifies_a_ramp(tmp_path):
     np.testing.assert_allclose(np.diff(crops[:, 0, 8:24, 8:24], axis=1), 0.0, atol=1e-6)
     with pytest.raises(ValueError):
         RandomCrops(tmp_path, 32, zoom=0.5)
+
+
+def test_refined_mask_has_the_exact_count_and_beats_the_network_alone(tmp_path):
+    """Densification (the default) completes the network's share of the points to exactly
+    round(d * H * W) and lowers the real inpainting error against the unrefined mask of the
+    same count; it is deterministic."""
+    from sparsecodec.inpainting import solve
+
+    path = _tiny_weights(tmp_path)
+    img = _image(64, 72)
+    n = round(0.05 * img.size)
+    a = learned.learned_mask(img, 0.05, weights=str(path))
+    assert a.sum() == n
+    assert np.array_equal(a, learned.learned_mask(img, 0.05, weights=str(path)))
+    plain = learned.learned_mask(img, 0.05, weights=str(path), refine=0, samples=1)
+    err = [np.mean((solve(img, m, tol=1e-9).u - img) ** 2) for m in (a, plain)]
+    assert abs(int(plain.sum()) - n) <= 0.05 * n
+    assert err[0] < err[1]
+    with pytest.raises(OptionError):
+        learned.learned_mask(img, 0.05, weights=str(path), refine=-1)
+    with pytest.raises(OptionError):
+        learned.learned_mask(img, 0.05, weights=str(path), start=0.0)

@@ -26,6 +26,8 @@ from ..validate import check_density
 from . import check_options
 
 DEFAULT_WEIGHTS = "learned_masks.safetensors"
+DENSIFY_ROUNDS = 5  # error-driven densification rounds after the network (0 = none)
+DENSIFY_START = 0.6  # share of the points the network places before densification
 FORMAT = MASK_UNET_FORMAT
 #: the binarisations of ``learned_mask(binarise=...)``, the default first
 BINARISE = ("dither", "coin")
@@ -200,7 +202,9 @@ def learned_mask(
     density: float,
     *,
     seed: int = 0,
-    samples: int = 4,
+    samples: int | None = None,
+    refine: int = DENSIFY_ROUNDS,
+    start: float = DENSIFY_START,
     device: str = "cpu",
     weights: str = DEFAULT_WEIGHTS,
     solver: str | None = None,
@@ -226,6 +230,12 @@ def learned_mask(
     With more than one candidate each is judged by the real homogeneous diffusion inpainting
     MSE and the best is kept.
 
+    With ``refine > 0`` (default; our addition) the network places only ``start * density`` of
+    the points and ``refine`` rounds of error-driven densification
+    (:func:`sparsecodec.masks.densify.densify`, one loose multigrid solve each) add the rest;
+    the result has exactly ``round(density * H * W)`` points. ``refine=0`` is the network and
+    binarisation alone.
+
     Parameters
     ----------
     image : ndarray
@@ -234,8 +244,13 @@ def learned_mask(
         Fraction of pixels in (0, 1].
     seed : int
         Seed of the coin flips (``binarise="coin"``).
-    samples : int
-        Candidate masks judged by their inpainting error (1..1000).
+    samples : int, optional
+        Candidate masks judged by their inpainting error (1..1000); default 1 with ``refine``,
+        else 4.
+    refine : int
+        Densification rounds after the network (0..64; 0 = none).
+    start : float
+        Share of the points the network places when ``refine > 0``, in (0, 1].
     device : str
         Torch device of the network pass (``"cpu"``, ``"cuda"``, ...).
     weights : str
@@ -265,11 +280,21 @@ def learned_mask(
     if image.ndim != 2 or image.size == 0:
         raise OptionError(f"learned mask needs a non-empty 2-D image, got shape {image.shape}")
     density = check_density(density)
+    refine = int(refine)
+    if not 0 <= refine <= 64:
+        raise OptionError(f"refine must be in 0..64, got {refine}")
+    if not 0.0 < float(start) <= 1.0:
+        raise OptionError(f"start must be in (0, 1], got {start}")
+    if samples is None:
+        samples = 1 if refine else 4
     samples = int(samples)
     if not 1 <= samples <= 1000:
         raise OptionError(f"samples must be in 1..1000, got {samples}")
     if binarise not in BINARISE:
         raise OptionError(f"binarise must be 'coin' or 'dither', got {binarise!r}")
+    if refine:
+        count = max(1, round(density * image.size))
+        density = max(float(start) * density, 1.0 / image.size)
     c = mask_probabilities(image, density, weights=weights, device=device, precision=precision)
     if gamma is None:
         meta = _load_net(str(weights_path(weights)), device)[1]
@@ -285,12 +310,22 @@ def learned_mask(
         rng = np.random.default_rng(seed)
         candidates = (coin_flips(p, rng) for _ in range(samples))
     if samples == 1:
-        return next(candidates)
-    solver = solver or _pick_solver()
-    best, best_err = None, np.inf
-    for m in candidates:
-        err = _inpainting_error(image, m, solver)
-        if err < best_err:
-            best, best_err = m, err
+        best = next(candidates)
+    else:
+        solver = solver or _pick_solver()
+        best, best_err = None, np.inf
+        for m in candidates:
+            err = _inpainting_error(image, m, solver)
+            if err < best_err:
+                best, best_err = m, err
     assert best is not None
-    return best
+    if not refine:
+        return best
+    from .densify import densify
+
+    if best.sum() > count:  # the binarisation overshot: keep the points of largest p
+        keep = np.flatnonzero(best)
+        drop = keep[np.argsort(p.flat[keep], kind="stable")[: int(best.sum()) - count]]
+        best = best.copy()
+        best.flat[drop] = False
+    return densify(image, best, count, rounds=refine)

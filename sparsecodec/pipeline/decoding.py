@@ -108,8 +108,9 @@ def eed_decode(values: np.ndarray, mask: np.ndarray, header) -> np.ndarray:
 
     Grey images and RGB: nonlinear EED with one joint diffusion tensor
     (:func:`sparsecodec.inpainting.anisotropic.eed_inpaint`). YCbCr colour (luma
-    preference): the luma is inpainted by EED, then Cb and Cr by the linear anisotropic diffusion whose tensor is that
-    of the reconstructed luma, from the chroma values at the lattice points of step
+    preference): the luma is inpainted by EED, then Cb and Cr by the linear anisotropic
+    diffusion whose tensor is that of the reconstructed luma, from the chroma values at the
+    lattice points of step
     ``chroma_step`` of the mask (parameters and result as :func:`diffusion_decode`).
 
     References

@@ -627,8 +627,13 @@ def test_mask_strategy_noise_skip_model(tmp_path):
     raw = wgan_mask(luma, 0.2, seed=1, model=str(path), exact=False)
     assert abs(raw.mean() - 0.2) < 0.03
     assert not np.array_equal(raw, wgan_mask(luma, 0.2, seed=2, model=str(path), exact=False))
-    b = wgan_mask(luma, 0.05, seed=1, model=str(path))
+    b = wgan_mask(luma, 0.05, seed=1, model=str(path), refine=0)
     assert b.sum() == round(0.05 * luma.size) and np.all(raw[b])  # kept: the most confident
+    # default: 60 % of the points from the generator (its most confident), the rest densified
+    d = wgan_mask(luma, 0.05, seed=1, model=str(path))
+    assert d.sum() == b.sum()
+    first = round(0.6 * b.sum())
+    assert np.all(raw[d & b]) and (d & b).sum() >= first
 
 
 def test_decoder_precision_is_stored_and_obeyed(weights):

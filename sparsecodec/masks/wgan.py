@@ -86,6 +86,8 @@ def wgan_mask(
     model: str | None = None,
     exact: bool = True,
     precision: str = "auto",
+    refine: int = 5,
+    start: float = 0.6,
     **options: object,
 ) -> np.ndarray:
     """Mask of ``round(density * H * W)`` pixels from the mask generator (Peter 2022, Sec. 3).
@@ -114,6 +116,13 @@ def wgan_mask(
         Correct the generator's mask to exactly ``round(density * H * W)`` pixels.
     precision : str
         ``"float32"``, ``"bfloat16"`` or ``"auto"``.
+    refine : int
+        With ``exact`` (our addition, not in the paper): keep the ``start`` share of the
+        generator's points of highest confidence and add the rest by ``refine`` rounds of
+        error-driven densification (:func:`sparsecodec.masks.densify.densify`, homogeneous
+        diffusion error of the luma); 0 = the generator's mask alone.
+    start : float
+        Share of the points kept from the generator when ``refine > 0``, in (0, 1].
 
     Returns
     -------
@@ -139,6 +148,8 @@ def wgan_mask(
         raise ImageError(f"wgan mask needs an (H,W) image, got shape {a.shape}")
     if not 0.0 < float(density) <= 1.0:
         raise OptionError(f"density must be in (0, 1], got {density}")
+    if not (0 <= int(refine) <= 64 and 0.0 < float(start) <= 1.0):
+        raise OptionError(f"refine must be in 0..64 and start in (0, 1], got {refine}, {start}")
     h, w = a.shape
     if colour is not None:
         rgb = np.asarray(colour, dtype=np.float64)
@@ -165,4 +176,9 @@ def wgan_mask(
     if not exact:
         return b
     n = min(h * w, max(1, int(round(float(density) * h * w))))
-    return adjust_count(b, c, n, seed)
+    if int(refine) <= 0:
+        return adjust_count(b, c, n, seed)
+    from .densify import densify
+
+    first = adjust_count(b, c, max(1, int(round(float(start) * n))), seed)
+    return densify(a, first, n, rounds=int(refine))

@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, tuple[str | None, str]] = {
     "masks": (None, ""),
     "wgan": (None, "kodak"),
     "semantic": (None, "bsds500/val"),
+    "learned_masks": (None, "bsds500/val"),
     "speed": ("benchmarks.speed:main", "kodak"),
     "rd": ("benchmarks.rd:main", "kodak"),
 }

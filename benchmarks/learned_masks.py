@@ -87,7 +87,8 @@ def report(res: dict, densities: list[float], methods: dict, args: argparse.Name
         "# Learned diffusion masks against PS (held-out bsds500/val crops)\n\n"
         f"Command: `{command()}`  \nMachine: {machine()}; Numba and torch 1 thread\n\n"
         f"Data: {args.count} grey centre crops {args.size}x{args.size} of `{args.data}`. "
-        + __doc__.split("\n\n")[2].replace("\n", " ")
+        + "Masks:"
+        + __doc__.split("\n\n")[2].replace("\n", " ").split("Masks:", 1)[1]
         + "\n\nMean PSNR (dB) and median CPU time (ms) per mask:\n\n"
         + table(head, rows)
         + "\n\nTargets of issue 27 (learned within 0.1 dB of PS, >= 100x faster):\n\n"

@@ -317,3 +317,27 @@ def test_chroma_analysis_ranks_factors():
     assert "| 2 |" in chroma.report(
         s, dict(command="c", machine="m", seconds=1.0, densities=(0.1,), luma=(8,))
     )
+
+
+def test_learned_masks_benchmark_tiny(tmp_path):
+    """The learned-vs-PS benchmark on two generated crops: every method at every density, the
+    target table computed from the per-crop figures."""
+    import argparse
+
+    pytest.importorskip("torch")
+    from benchmarks import learned_masks as lm
+
+    y, x = np.mgrid[0:48, 0:48]
+    crops = np.stack([128 + 60 * np.sin(x / (4.0 + k)) * np.cos(y / 5.0) for k in range(2)])
+    methods = {k: lm.METHODS[k] for k in ("Belhachmi", lm.REFERENCE, lm.LEARNED)}
+    res = lm.run(crops, [0.05], methods)
+    assert set(res) == {(m, 0.05) for m in methods}
+    assert all(len(v) == 2 for v in res.values())
+    for vals in res.values():
+        for p, secs, kept in vals:
+            assert 5 < p < 80 and secs >= 0 and abs(kept - 0.05) < 0.01
+    args = argparse.Namespace(count=2, size=48, data="generated")
+    md = lm.report(res, [0.05], methods, args)
+    gap = np.mean([a[0] - b[0] for a, b in zip(res[(lm.LEARNED, 0.05)], res[("PS", 0.05)],
+                                                strict=True)])  # fmt: skip
+    assert f"{gap:+.2f}" in md and "| PS |" in md

@@ -659,3 +659,27 @@ def test_decoder_precision_is_stored_and_obeyed(weights):
     hd = encode_image(im, 0.1, mask=mask, precision="bfloat16")
     assert describe(hd.data)["precision"] is None  # the diffusion decoder has no precision
     assert not parse_header(hd.data).flags & FLAG_BFLOAT16
+
+
+def test_training_mse_without_critic(tmp_path):
+    """--alpha 0 --loss mse: the generator learns from the squared error alone; the critic is
+    never updated (its weights stay as initialised) and the logged critic loss is 0."""
+    import csv
+
+    from sparsecodec.training.mask_wgan import main
+
+    common = _tiny_training_args(tmp_path, 1) + ["--guide", "--alpha", "0", "--loss", "mse"]
+    out = tmp_path / "mse"
+    main(["--mode", "inpaint", "--out", str(out), "--max-steps", "1", "--lr", "1e-3", *common])
+    d0 = {k: v.clone() for k, v in torch.load(out / "ckpt.pt", weights_only=False)["d"].items()}
+    g0 = W.load_bundle(out / "last.safetensors").generator.state_dict()
+    main(["--mode", "inpaint", "--out", str(out), "--max-steps", "4", "--resume", *common])
+    ck = torch.load(out / "ckpt.pt", weights_only=False)
+    assert ck["step"] == 4 and ck["args"]["loss"] == "mse"
+    assert all(torch.equal(d0[k], v) for k, v in ck["d"].items())
+    g1 = W.load_bundle(out / "last.safetensors").generator.state_dict()
+    assert any(not torch.equal(g0[k], g1[k]) for k in g0)
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert rows and all(float(r["loss_d"]) == 0.0 for r in rows)
+    # the logged generator loss is the scaled MSE, not the MAE
+    assert any(abs(float(r["loss_g"]) - float(r["mae"])) > 1e-6 for r in rows)

@@ -239,6 +239,9 @@ def export(run: Path, name: str, which: str = "best") -> Path:
         ),
         f"- data: `{cfg['data']}` (random {cfg['crop']}x{cfg['crop']} colour crops, flips)",
         f"- batch {cfg['batch']}, Adam lr {cfg['lr']}, alpha {cfg['alpha']}, beta {cfg['beta']}",
+        f"- reconstruction term of Eq. (3): {cfg.get('loss', 'mae').upper()}"
+        + (" (deviation from the paper's MAE)" if cfg.get("loss") == "mse" else "")
+        + ("; alpha 0: no adversarial term, the critic is not trained" if not cfg["alpha"] else ""),
         f"- exported weights ({which} checkpoint): steps {meta.get('steps')}, training wall time "
         f"{int(meta.get('train_seconds', 0)) / 60:.0f} min (CPU, 1 thread, shared machine)",
     ]

@@ -232,6 +232,11 @@ register_decoder(
     "homogeneous diffusion inpainting (Laplace equation, multigrid)",
     tonal=True,
 )
+#: the network decoders store the identity of their weights (:func:`sparsecodec.nets.zoo.tag`),
+#: set by the encoder from the weights it used; the decoder refuses other weights
+WEIGHTS_PARAMS = (
+    StreamParam("weights", 4, 1.0, 0, 2**32 - 1, "first 4 bytes of the weights' SHA-256"),
+)
 register_decoder(
     "wgan",
     1,
@@ -240,6 +245,7 @@ register_decoder(
     "the WGAN inpainting generator trained on random masks (Peter 2022)",
     params=("seed", "precision"),
     with_mask=(("wgan", "wgan-joint"),),
+    stream_params=WEIGHTS_PARAMS,
 )
 register_decoder(
     "wgan-joint",
@@ -249,6 +255,7 @@ register_decoder(
     "the generator bundled with the mask WGAN of the mask's density (chosen automatically "
     "for --mask wgan --decoder wgan)",
     params=("seed", "precision"),
+    stream_params=WEIGHTS_PARAMS,
 )
 
 #: Edge-enhancing anisotropic diffusion (R-EED family, Schmaltz et al. 2014): contrast
@@ -267,6 +274,8 @@ EED_TOL = 1e-4
 #: default decoder parameters, used by the encoder where it does not search them
 PARAM_DEFAULTS = {
     "eed": {"lam": 2.0, "sigma": 1.0, "diffusivity": "charbonnier", "chroma_step": 1},
+    "wgan": {"weights": 0},  # replaced by the tag of the weights the encoder uses
+    "wgan-joint": {"weights": 0},
 }
 register_decoder(
     "eed",

@@ -273,7 +273,7 @@ def test_wgan_benchmark_tiny(tiny_data, tmp_path, monkeypatch):
     row = next(r for r in md.splitlines() if r.startswith("| mask-WGAN + WGAN |"))
     assert row.split("|")[2].strip() == "-" and row.split("|")[3].strip() != "-"
     assert "Kodak full size (1: im0)" in md and "Run times" in md and "vs PS+NLPE" in md
-    assert "Targets of issue 6" in md and out.with_suffix(".png").stat().st_size > 1000
+    assert "Targets (issue 27)" in md and out.with_suffix(".png").stat().st_size > 1000
     # the networks are timed at the default precision and, if that is not float32, at float32
     from benchmarks.common import network_precisions
 

@@ -309,12 +309,13 @@ def test_stream_all_header_fields_preserved():
     mask[2, 3] = True
     header = Header(
         width=7, height=5, channels=3, levels=(2, 100, 256), colour=1, mask_strategy=200,
-        decoder=1, seed=2**32 - 1, flags=1,
+        decoder=1, seed=2**32 - 1, flags=1, params=(0xDEADBEEF).to_bytes(4, "little"),
     )  # fmt: skip
     h2, m2, q2 = read_stream(write_stream(header, mask, np.array([[1], [99], [255]])))
     assert (h2.colour, h2.mask_strategy, h2.decoder, h2.seed, h2.flags, h2.levels) == (
         1, 200, 1, 2**32 - 1, 1, (2, 100, 256),
     )  # fmt: skip
+    assert h2.decoder_params() == {"weights": 0xDEADBEEF}
     assert q2.tolist() == [[1], [99], [255]] and np.array_equal(m2, mask)
 
 

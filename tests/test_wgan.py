@@ -683,3 +683,36 @@ def test_training_mse_without_critic(tmp_path):
     assert rows and all(float(r["loss_d"]) == 0.0 for r in rows)
     # the logged generator loss is the scaled MSE, not the MAE
     assert any(abs(float(r["loss_g"]) - float(r["mae"])) > 1e-6 for r in rows)
+
+
+@pytest.mark.parametrize("decoder", ["wgan", "wgan-joint"])
+def test_stream_refuses_other_weights(weights, tmp_path, decoder):
+    """A network stream stores the identity of its weights (nets.zoo.tag, the first 4 bytes of
+    the file's SHA-256); after the weights change, decoding fails with a clear message instead
+    of rebuilding other pixels; the CLI reports it in one line."""
+    import hashlib
+
+    from click.testing import CliRunner
+
+    from sparsecodec.cli import cli
+    from sparsecodec.codec import decode, describe, encode_image
+    from sparsecodec.errors import WeightsError
+    from sparsecodec.inpainting import wgan_decoder
+    from sparsecodec.nets import zoo
+
+    im = (np.random.default_rng(3).random((24, 32, 3)) * 255).astype(np.uint8)
+    res = encode_image(im, 0.1, mask="random", decoder=decoder, seed=1, tonal=False)
+    name = "wgan_inpaint" if decoder == "wgan" else "wgan_mask_d10"
+    digest = hashlib.sha256((weights / f"{name}.safetensors").read_bytes()).digest()
+    assert zoo.tag(name) == int.from_bytes(digest[:4], "little")
+    assert describe(res.data)["decoder"] == decoder
+    assert np.array_equal(decode(res.data), np.asarray(res.reconstruction))
+    torch.manual_seed(9)  # other weights under the same name
+    W.save_bundle(weights / f"{name}.safetensors", W.InpaintGenerator(TINY), W.MaskGenerator(TINY))
+    wgan_decoder._load.cache_clear()
+    with pytest.raises(WeightsError, match="stream made with other"):
+        decode(res.data)
+    (tmp_path / "s.bin").write_bytes(res.data)
+    r = CliRunner().invoke(cli, ["decode", str(tmp_path / "s.bin"), "-o", str(tmp_path / "o.png")])
+    assert r.exit_code != 0 and "stream made with other" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "o.png").exists()

@@ -121,6 +121,18 @@ def available() -> list[str]:
     return sorted(p.name[: -len(SUFFIX)] for p in r.iterdir() if p.name.endswith(SUFFIX))
 
 
+def tag(name_or_path: str | Path) -> int:
+    """Identity of a weights file stored in streams that need it: the first four bytes of its
+    SHA-256 as a little-endian integer (so a stream made with other weights is refused, not
+    decoded to different pixels). Raises WeightsError if the file is missing."""
+    import hashlib
+
+    t = locate(name_or_path)
+    if not t.is_file():
+        raise WeightsError(f"weights not found: {t}")
+    return int.from_bytes(hashlib.sha256(t.read_bytes()).digest()[:4], "little")
+
+
 def card(name: str) -> str:
     """The text of a registered weights file's card (data, training, measured quality)."""
     entry = ENTRIES.get(name)

@@ -49,8 +49,35 @@ def _precision(header) -> str:
     return "bfloat16" if header.flags & FLAG_BFLOAT16 else "float32"
 
 
+def network_model(decoder: str, mask: np.ndarray) -> str:
+    """The weights (zoo name) the network decoder ``decoder`` uses for ``mask``."""
+    if decoder == "wgan-joint":
+        from ..masks.wgan import joint_model
+
+        return joint_model(mask)
+    from ..inpainting.wgan_decoder import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
+def check_weights(header, model: str) -> None:
+    """Refuse a stream whose stored weights identity is not that of ``model``'s file."""
+    from ..errors import WeightsError
+    from ..nets.zoo import tag
+
+    want = header.decoder_params().get("weights")
+    have = tag(model)
+    if want is not None and want != have:
+        raise WeightsError(
+            f"stream made with other {model} weights (tag {want:08x}; installed {have:08x}): "
+            "decode it with the sparsecodec release or weights folder that encoded it"
+        )
+
+
 def _wgan(values: np.ndarray, mask: np.ndarray, header, model: str) -> np.ndarray:
     from ..inpainting.wgan_decoder import wgan_inpaint
+
+    check_weights(header, model)
 
     return wgan_inpaint(
         image_space(values, header.colour),
@@ -69,17 +96,13 @@ def wgan_decode(values: np.ndarray, mask: np.ndarray, header) -> np.ndarray:
     ----------
     Peter 2022, "Quantisation and learned inpainting for compression", Eq. (1).
     """
-    from ..inpainting.wgan_decoder import DEFAULT_MODEL
-
-    return _wgan(values, mask, header, DEFAULT_MODEL)
+    return _wgan(values, mask, header, network_model("wgan", mask))
 
 
 def wgan_joint_decode(values: np.ndarray, mask: np.ndarray, header) -> np.ndarray:
     """The generator bundled with the mask WGAN model of the mask's density
     (``wgan_mask_dNN``), adapted to that mask generator's masks (as :func:`wgan_decode`)."""
-    from ..masks.wgan import joint_model
-
-    return _wgan(values, mask, header, joint_model(mask))
+    return _wgan(values, mask, header, network_model("wgan-joint", mask))
 
 
 def eed_channels(values: np.ndarray, mask: np.ndarray, params: dict, colour: int) -> np.ndarray:

@@ -55,6 +55,11 @@ def choose_params(
     params = {p.name: p.quantised(params[p.name]) for p in decoder.stream_params}
     if decoder.name == "eed" and "lam" not in opts:
         params["lam"] = _best_lam(image, mask, colour, levels, params)
+    if "weights" in params:  # network decoders: the identity of the weights that decode
+        from ..nets.zoo import tag
+        from .decoding import network_model
+
+        params["weights"] = tag(network_model(decoder.name, mask))
     return params
 
 

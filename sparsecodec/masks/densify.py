@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import OptionError
 
-ROUNDS = 5
+ROUNDS = 5  # rounds after a learned mask's network (masks.learned, masks.wgan)
+START = 0.6  # share of the points the network places before densification
 SIGMA = 1.0
 SPACING = 2
 TOL = 1e-2  # relative residual of the solves that rank the error (the ranking, not the values)

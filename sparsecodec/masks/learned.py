@@ -24,10 +24,11 @@ from ..errors import OptionError
 from ..nets.zoo import MASK_UNET_FORMAT
 from ..validate import check_density
 from . import check_options
+from .densify import ROUNDS, START
 
 DEFAULT_WEIGHTS = "learned_masks.safetensors"
-DENSIFY_ROUNDS = 5  # error-driven densification rounds after the network (0 = none)
-DENSIFY_START = 0.6  # share of the points the network places before densification
+DENSIFY_ROUNDS = ROUNDS  # error-driven densification rounds after the network (0 = none)
+DENSIFY_START = START  # share of the points the network places before densification
 FORMAT = MASK_UNET_FORMAT
 #: the binarisations of ``learned_mask(binarise=...)``, the default first
 BINARISE = ("dither", "coin")
@@ -322,10 +323,8 @@ def learned_mask(
     if not refine:
         return best
     from .densify import densify
+    from .wgan import adjust_count
 
     if best.sum() > count:  # the binarisation overshot: keep the points of largest p
-        keep = np.flatnonzero(best)
-        drop = keep[np.argsort(p.flat[keep], kind="stable")[: int(best.sum()) - count]]
-        best = best.copy()
-        best.flat[drop] = False
+        best = adjust_count(best, p, count, seed)
     return densify(image, best, count, rounds=refine)

@@ -20,6 +20,8 @@ import numpy as np
 
 from ..errors import ImageError, OptionError, WeightsError
 from . import check_options
+from .densify import ROUNDS as DENSIFY_ROUNDS
+from .densify import START as DENSIFY_START
 
 _NAME = re.compile(r"^wgan_mask_d(\d+(?:p\d+)?)$")
 
@@ -86,8 +88,8 @@ def wgan_mask(
     model: str | None = None,
     exact: bool = True,
     precision: str = "auto",
-    refine: int = 5,
-    start: float = 0.6,
+    refine: int = DENSIFY_ROUNDS,
+    start: float = DENSIFY_START,
     **options: object,
 ) -> np.ndarray:
     """Mask of ``round(density * H * W)`` pixels from the mask generator (Peter 2022, Sec. 3).

@@ -982,6 +982,45 @@ def plot(summary: dict, out_dir: Path) -> list[Path]:
     return files
 
 
+def compare_runs(before: Path, after: Path, anchor: str = "jp2") -> str:
+    """Markdown comparison of two ``rd.json`` runs: for every kind and sparsecodec configuration
+    of ``after``, on ``after``'s images, the mean BD-PSNR / BD-rate against ``anchor`` (of
+    ``after``) before and after, and the BD-PSNR of after against before."""
+    old = json.loads(Path(before).read_text())["raw"]
+    new = json.loads(Path(after).read_text())["raw"]
+
+    def curve(run, cfg, image):
+        return sorted((p["bpp"], p["psnr"]) for p in run.get(cfg, {}).get(image, []))
+
+    def mean(vals):
+        ok = [v for v in vals if v is not None]
+        return (float(np.mean(ok)) if ok else float("nan")), len(ok)
+
+    lines = [
+        f"| kind | configuration | images | BD-PSNR vs {anchor} before | after "
+        f"| BD-rate vs {anchor} before | after | after vs before (BD-PSNR) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, runs in new.items():
+        for cfg, per_image in runs.items():
+            if cfg == anchor or cfg in STANDARD or cfg not in old.get(kind, {}):
+                continue
+            imgs = sorted(per_image)
+            ref = [curve(runs, anchor, i) for i in imgs]
+            b = [curve(old[kind], cfg, i) for i in imgs]
+            a = [curve(runs, cfg, i) for i in imgs]
+            bp, n = mean([bd_psnr(r, t) for r, t in zip(ref, b, strict=True)])
+            ap_, _ = mean([bd_psnr(r, t) for r, t in zip(ref, a, strict=True)])
+            br, _ = mean([bd_rate(r, t) for r, t in zip(ref, b, strict=True)])
+            ar, _ = mean([bd_rate(r, t) for r, t in zip(ref, a, strict=True)])
+            d, _ = mean([bd_psnr(x, y) for x, y in zip(b, a, strict=True)])
+            lines.append(
+                f"| {kind} | {cfg} | {n} | {bp:.2f} dB | {ap_:.2f} dB | {br:.1f} % | {ar:.1f} % "
+                f"| {d:+.2f} dB |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA / "kodak"))
@@ -1031,7 +1070,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default=str(CACHE), help="JSONL cache ('' disables it)")
     ap.add_argument("--out-dir", default=str(RESULTS))
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("BEFORE_JSON", "AFTER_JSON"),
+        help="only compare two rd.json runs (BD against JPEG 2000 before / after) and exit",
+    )
     args = ap.parse_args(argv)
+    if args.compare:
+        print(compare_runs(Path(args.compare[0]), Path(args.compare[1])))
+        return 0
 
     paths = images(Path(args.data), args.pattern)
     if args.limit:

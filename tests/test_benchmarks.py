@@ -91,6 +91,22 @@ def test_bjontegaard_sign_on_partly_overlapping_curves_of_different_shape():
     assert rd.bd_rate(anchor, test) > 0
 
 
+def test_compare_runs_reports_the_shift(tmp_path):
+    def run(offset):
+        pts = lambda d: [{"bpp": b, "psnr": 20 + 10 * b + d} for b in (0.05, 0.1, 0.2)]  # noqa: E731
+        raw = {"grey": {"x/eed": {"a.png": pts(offset), "b.png": pts(offset)},
+                        "jp2": {"a.png": pts(1.0), "b.png": pts(1.0)}}}  # fmt: skip
+        return {"raw": raw}
+
+    (tmp_path / "old.json").write_text(json.dumps(run(0.0)))
+    (tmp_path / "new.json").write_text(json.dumps(run(0.25)))
+    table = rd.compare_runs(tmp_path / "old.json", tmp_path / "new.json")
+    row = [r for r in table.splitlines() if "x/eed" in r][0]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "2" and cells[3] == "-1.00 dB" and cells[4] == "-0.75 dB"
+    assert cells[7] == "+0.25 dB"
+
+
 def test_recommend_respects_time_limit():
     def cfg(t):
         return {"encode_s_median": t, "front_points": {}}

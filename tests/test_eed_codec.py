@@ -48,6 +48,32 @@ def test_eed_beats_homogeneous_diffusion_on_an_edge():
     assert eed.stats["psnr"] > hd.stats["psnr"] + 0.5
 
 
+@pytest.mark.parametrize("colour", [False, True])
+def test_relinearised_tonal_values_decode_better(colour):
+    # values optimised for the tensor of the decoder's own reconstruction (issue 26: the
+    # linearisation iterated), kept where their decode beats that of the original's tensor
+    from sparsecodec.colour import luma
+    from sparsecodec.masks.quadtree import quadtree_mask
+    from sparsecodec.pipeline.decoding import eed_channels
+    from sparsecodec.pipeline.values import dequantised_values, eed_stored_values
+
+    img = _image(colour, (48, 64))
+    cs = 1 if colour else 0
+    grey = luma(img) if colour else img.astype(float)
+    mask = quadtree_mask(grey, 0.06)
+    params = {"lam": 2.0, "sigma": 1.0, "diffusivity": "charbonnier", "chroma_step": 1}
+    lv = (16, 24, 24) if colour else (16,)
+    f = sparsecodec.pipeline.values.to_coding_space(img, cs)
+    errs = []
+    for r in (0, 1):
+        q = eed_stored_values(img, mask, cs, lv, True, params, relinearise=r)
+        u = eed_channels(dequantised_values(q, mask, lv), mask, params, cs)
+        errs.append(np.mean((u[0] - f[0]) ** 2))
+    assert errs[1] <= errs[0]  # the better decode of the two linearisations is kept
+    if not colour:
+        assert errs[1] < 0.95 * errs[0]  # and here re-linearising pays
+
+
 def test_luma_preference_keeps_fewer_chroma_values():
     img = _image(True, (64, 64))
     full = sparsecodec.encode_image(

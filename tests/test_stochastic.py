@@ -173,6 +173,24 @@ def test_tonal_reaches_least_squares_optimum(shape):
     assert err_opt < err_orig
 
 
+def test_tonal_warm_start_reaches_the_same_optimum():
+    f = smooth_image(12, 10, seed=5)
+    mask = np.random.default_rng(1).random(f.shape) < 0.12
+    mask[0, 0] = True
+    B = dense_inpainting_matrix(mask)
+    g_ref, *_ = np.linalg.lstsq(B, f.ravel(), rcond=None)
+    start = f.copy()
+    start[mask] = g_ref + 0.5  # near the optimum: few iterations get there
+    out = optimise_tonal(f, mask, start=start, tol=1e-11, solver_tol=1e-12, maxiter=500)
+    np.testing.assert_allclose(out[mask], g_ref, atol=1e-5 * 255)
+    one = optimise_tonal(f, mask, start=start, solver_tol=1e-12, maxiter=1)
+    cold = optimise_tonal(f, mask, solver_tol=1e-12, maxiter=1)
+    err = lambda g: np.sum((B @ g[mask] - f.ravel()) ** 2)  # noqa: E731
+    assert err(one) < err(cold)  # the start is used
+    with pytest.raises(ImageError, match="start must be"):
+        optimise_tonal(f, mask, start=np.zeros((3, 3)))
+
+
 def test_tonal_colour_channels_independent():
     f = np.stack([smooth_image(12, 12, seed=s) for s in range(3)], axis=-1)
     mask = np.random.default_rng(2).random((12, 12)) < 0.15

@@ -78,7 +78,9 @@ def _best_lam(image, mask, colour, levels, params) -> float:
     best, best_lam = -np.inf, params["lam"]
     for lam in LAM_GRID:
         trial = {**params, "lam": lam}
-        q = eed_stored_values(grey, mask, 0, lv, True, trial, tonal_options=SEARCH_TONAL)
+        q = eed_stored_values(
+            grey, mask, 0, lv, True, trial, tonal_options=SEARCH_TONAL, relinearise=0
+        )
         values = dequantised_values(q, mask, lv)[0]
         eed = {k: trial[k] for k in ("lam", "sigma", "diffusivity")}
         rec = np.clip(np.round(eed_inpaint(values, mask, tol=EED_TOL, **eed).u), 0, 255)

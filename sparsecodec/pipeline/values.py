@@ -28,8 +28,8 @@ TONAL_OPTIONS = {"maxiter": 12, "progressive": False}
 #: re-linearisations of the EED tonal optimisation (:func:`eed_stored_values`): after the
 #: optimisation for the original's tensor, the tensor is frozen at the decoder's own
 #: reconstruction of those values and the values are optimised again (the better by the real
-#: decode is kept). One gained 0.08-0.43 dB on Kodak luma (kodim05, 15, 23, 3 % quadtree,
-#: 12 levels, lam 2); a second <= 0.05 dB
+#: decode is kept). One: BD-PSNR +0.20 dB on the first 12 Kodak images, luma
+#: (benchmarks/results/rd_eed_relinearised.md); a second gained <= 0.05 dB on kodim05, 15, 23
 EED_RELINEARISE = 1
 #: CGLS iterations of each re-linearised optimisation (warm-started from the previous values)
 RELINEARISE_MAXITER = 6
@@ -172,10 +172,10 @@ def eed_stored_values(
             at = eed_inpaint(dequantised_values(gq, mask, hl), mask, tol=EED_TOL, **eed).u
             err = float(np.sum((at - head) ** 2))  # what the decoder will make of these values
             if best is None or err < best[0]:
-                best = (err, g)
+                best = (err, g, at)
             # next: the tensor of this reconstruction, starting from these values
             opts = {**topts, "start": opt, "maxiter": RELINEARISE_MAXITER}
-        head = best[1]
+        _, head, rec = best
     q = np.zeros((C, int(mask.sum())), np.int64)
     for c in range(head.shape[0]):
         q[c] = quantise(head[c][mask], levels[c])
@@ -185,16 +185,12 @@ def eed_stored_values(
     if not cmask.any():
         raise OptionError("the chroma lattice holds no mask point: use a smaller chroma_step")
     chroma = chw[1:]
-    if tonal:
-        from ..inpainting.anisotropic import eed_inpaint, eed_tensor
-
-        luma = dequantised_values(q[:1], mask, levels[:1])
-        u = eed_inpaint(luma, mask, tol=EED_TOL, **eed).u
+    if tonal:  # exact for the tensor of the decoder's luma reconstruction ``rec``
         opt = optimise_tonal(
             np.moveaxis(chroma, 0, 2),
             cmask,
             levels=levels[1:],
-            tensor=eed_tensor(u, **eed),
+            tensor=eed_tensor(rec, **eed),
             **topts,
         )
         chroma = np.ascontiguousarray(np.moveaxis(opt, 2, 0))

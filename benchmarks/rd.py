@@ -985,12 +985,13 @@ def plot(summary: dict, out_dir: Path) -> list[Path]:
 def compare_runs(before: Path, after: Path, anchor: str = "jp2") -> str:
     """Markdown comparison of two ``rd.json`` runs: for every kind and sparsecodec configuration
     of ``after``, on ``after``'s images, the mean BD-PSNR / BD-rate against ``anchor`` (of
-    ``after``) before and after, and the BD-PSNR of after against before."""
+    ``after``) before and after, and the BD-PSNR of after against before (per-image Pareto
+    fronts and averages as in :func:`analyse`)."""
     old = json.loads(Path(before).read_text())["raw"]
     new = json.loads(Path(after).read_text())["raw"]
 
-    def curve(run, cfg, image):
-        return sorted((p["bpp"], p["psnr"]) for p in run.get(cfg, {}).get(image, []))
+    def curve(run, cfg, image):  # the per-image PSNR front, as :func:`analyse` builds it
+        return rd_front([(p["bpp"], p["psnr"]) for p in run.get(cfg, {}).get(image, [])])
 
     def mean(vals):
         ok = [v for v in vals if v is not None]
@@ -1003,7 +1004,7 @@ def compare_runs(before: Path, after: Path, anchor: str = "jp2") -> str:
     ]
     for kind, runs in new.items():
         for cfg, per_image in runs.items():
-            if cfg == anchor or cfg in STANDARD or cfg not in old.get(kind, {}):
+            if cfg in STANDARD or cfg not in old.get(kind, {}):
                 continue
             imgs = sorted(per_image)
             ref = [curve(runs, anchor, i) for i in imgs]

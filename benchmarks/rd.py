@@ -117,7 +117,7 @@ EED_GRID = (
     (8, 12),
 )
 #: chroma lattice steps of the luma-preference EED configurations (colour only)
-EED_CHROMA_STEPS = (2, 4)
+EED_CHROMA_STEPS = (1, 4, 8)
 #: stochastic spatial optimisation: minutes per Kodak image, only with --slow
 SLOW = ("ps", "nlpe")
 #: encode-time limit for the default configuration (issue 8, item 4)
@@ -1022,6 +1022,40 @@ def compare_runs(before: Path, after: Path, anchor: str = "jp2") -> str:
     return "\n".join(lines)
 
 
+def per_image_bd(run: Path, anchor: str) -> str:
+    """Markdown table of one ``rd.json`` run: per kind and image, the BD-PSNR of every other
+    configuration against configuration ``anchor`` (per-image Pareto fronts as in
+    :func:`analyse`), and the mean over the images."""
+    raw = json.loads(Path(run).read_text())["raw"]
+    out = []
+    for kind, runs in raw.items():
+        if anchor not in runs:
+            continue
+        cfgs = [c for c in runs if c != anchor]
+        out += [
+            f"{kind}, BD-PSNR (dB) against `{anchor}`:",
+            "",
+            "| image | " + " | ".join(f"`{c}`" for c in cfgs) + " |",
+            "|---|" + "---|" * len(cfgs),
+        ]
+        table = {c: [] for c in cfgs}
+        for image in sorted(runs[anchor]):
+            ref = rd_front([(p["bpp"], p["psnr"]) for p in runs[anchor][image]])
+            row = []
+            for c in cfgs:
+                pts = runs[c].get(image, [])
+                v = bd_psnr(ref, rd_front([(p["bpp"], p["psnr"]) for p in pts]))
+                table[c].append(v)
+                row.append("n/a" if v is None else f"{v:+.2f}")
+            out.append(f"| {image} | " + " | ".join(row) + " |")
+        means = []
+        for c in cfgs:
+            ok = [v for v in table[c] if v is not None]
+            means.append(f"**{np.mean(ok):+.2f}**" if ok else "n/a")
+        out += ["| mean | " + " | ".join(means) + " |", ""]
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA / "kodak"))
@@ -1077,9 +1111,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("BEFORE_JSON", "AFTER_JSON"),
         help="only compare two rd.json runs (BD against JPEG 2000 before / after) and exit",
     )
+    ap.add_argument(
+        "--per-image",
+        nargs=2,
+        metavar=("RUN_JSON", "ANCHOR"),
+        help="only print the per-image BD-PSNR of every configuration of a rd.json run against "
+        "its configuration ANCHOR, and exit",
+    )
     args = ap.parse_args(argv)
     if args.compare:
         print(compare_runs(Path(args.compare[0]), Path(args.compare[1])))
+        return 0
+    if args.per_image:
+        print(per_image_bd(Path(args.per_image[0]), args.per_image[1]))
         return 0
 
     paths = images(Path(args.data), args.pattern)

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import masks
 from .api import METHODS
-from .codec import CHROMA_FACTOR, DEFAULT_DENSITY, DEFAULT_LEVELS, DEFAULT_MASK
+from .codec import CHROMA_FACTOR, DEFAULT_DECODER, DEFAULT_DENSITY, DEFAULT_LEVELS, DEFAULT_MASK
 from .colour import COLOUR_MODES
 from .decoders import DECODERS
 from .errors import SparseCodecError
@@ -135,7 +135,7 @@ def cli() -> None:
 @click.option(
     "--decoder",
     type=click.Choice(list(DECODERS)),
-    default="diffusion",
+    default=DEFAULT_DECODER,
     show_default=True,
     help="; ".join(f"{d.name}: {d.description}" for d in DECODERS.values()) + ".",
 )
@@ -235,9 +235,9 @@ def encode(
         precision=precision,
     )
     # not given: the encoder's defaults (with a target: chosen by rate control)
-    for name, value in (("levels", quant), ("chroma_levels", chroma_quant)):
+    for key, value in (("levels", quant), ("chroma_levels", chroma_quant)):
         if value is not None:
-            opts[name] = value
+            opts[key] = value
     t0 = time.perf_counter()
     res = encode_result(image, density, strategy, bpp=bpp, psnr=target_psnr, **opts)
     res.stats["encode_seconds"] = time.perf_counter() - t0

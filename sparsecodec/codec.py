@@ -45,6 +45,11 @@ DEFAULT_DENSITY = 0.06
 DEFAULT_MASK = "quadtree"
 DEFAULT_LEVELS = 12
 DEFAULT_TONAL = True
+#: the default decoder (issue 26, item 5: the best RD among the configurations whose Kodak
+#: colour encode takes <= 30 s): edge-enhancing anisotropic diffusion with luma-preference
+#: colour, against homogeneous diffusion on all 24 Kodak images BD-PSNR +0.. dB luma, +.. dB
+#: colour at a median colour encode of .. s (benchmarks/results/rd_eed24.md)
+DEFAULT_DECODER = "eed"
 
 
 @dataclass
@@ -78,7 +83,7 @@ def encode_image(
     chroma_levels: int | None = None,
     seed: int = 0,
     colour: str = "ycbcr",
-    decoder: str = "diffusion",
+    decoder: str = DEFAULT_DECODER,
     tonal: bool = DEFAULT_TONAL,
     nlpe_cycles: float = 0,
     progress: bool = False,
@@ -151,7 +156,18 @@ def encode_image(
     # the decoder runs the networks on the CPU; precision of the stream's generator
     if dec.network and resolve_precision(precision, "cpu") == "bfloat16":
         flags |= FLAG_BFLOAT16
-    params = choose_params(dec, img, m, cs, lv, decoder_options)
+    # without tonal optimisation and reconstruction the stream's size does not depend on the
+    # searched parameters (rate control's density search): no search then
+    params = choose_params(
+        dec,
+        img,
+        m,
+        cs,
+        lv,
+        decoder_options,
+        search=tonal or reconstruct,
+        subdivision=mask == "quadtree" if isinstance(mask, str) else False,
+    )
     if dec.name == "eed":
         q = eed_stored_values(img, m, cs, lv, tonal, params)
     else:

@@ -15,6 +15,8 @@ import math
 import numpy as np
 
 from .codec import (
+    CHROMA_FACTOR,
+    DEFAULT_DECODER,
     DEFAULT_DENSITY,
     DEFAULT_MASK,
     DEFAULT_TONAL,
@@ -33,15 +35,23 @@ LEVELS_GRID = (8, 12, 16, 32, 64)
 TONAL_LEVELS_MAX = 32
 #: colour (YCbCr): chroma levels tried per luma level, as factors of it (see codec.CHROMA_FACTOR)
 CHROMA_FACTORS = (1.0, 1.5, 2.0)
+#: decoders whose encode runs several anisotropic solves (EED: ~20 s for a Kodak colour image
+#: with tonal optimisation) try two quantisations by default: the codec's 12 levels (on the EED
+#: Pareto fronts of benchmarks/results/rd_eed24.md) and 32 for high targets (12 levels without
+#: tonal optimisation reach about 27 dB at most), chroma ``CHROMA_FACTOR`` times that;
+#: ``levels_grid`` / ``levels`` override it
+SLOW_DECODER_LEVELS = {"eed": ((12, 32), (CHROMA_FACTOR,))}
 MIN_DENSITY = 1e-4
 
 Levels = int | tuple[int, ...]
 
 
-def candidate_levels(image: np.ndarray, levels_grid, options: dict) -> list[Levels]:
+def candidate_levels(
+    image: np.ndarray, levels_grid, options: dict, factors: tuple[float, ...] = CHROMA_FACTORS
+) -> list[Levels]:
     """The quantisations rate control compares: the grid's luma levels, each with every chroma
-    factor of :data:`CHROMA_FACTORS` for a YCbCr colour image (unless ``chroma_levels`` is
-    fixed in ``options``); tuples in the grid are per-channel levels used as they are."""
+    factor of ``factors`` for a YCbCr colour image (unless ``chroma_levels`` is fixed in
+    ``options``); tuples in the grid are per-channel levels used as they are."""
     colour = np.ndim(image) == 3 and np.shape(image)[2] == 3
     ycbcr = colour and options.get("colour", "ycbcr") == "ycbcr"
     out: list[Levels] = []
@@ -49,12 +59,22 @@ def candidate_levels(image: np.ndarray, levels_grid, options: dict) -> list[Leve
         if not np.isscalar(L) or not ycbcr or options.get("chroma_levels") is not None:
             out.append(L if np.isscalar(L) else tuple(L))
             continue
-        for f in CHROMA_FACTORS:
+        for f in factors:
             c = chroma_levels_for(L, f)
             cand = (int(L), c, c)
             if cand not in out:
                 out.append(cand)
     return out
+
+
+def _candidates(image: np.ndarray, levels_grid, options: dict) -> list[Levels]:
+    """:func:`candidate_levels` of ``levels_grid``, or with ``None`` of the decoder's default
+    grid (:data:`LEVELS_GRID` x :data:`CHROMA_FACTORS`, or :data:`SLOW_DECODER_LEVELS`)."""
+    if levels_grid is not None:
+        return candidate_levels(image, levels_grid, options)
+    name = get_decoder(options.get("decoder", DEFAULT_DECODER)).name
+    grid, factors = SLOW_DECODER_LEVELS.get(name, (LEVELS_GRID, CHROMA_FACTORS))
+    return candidate_levels(image, grid, options, factors)
 
 
 def _luma_levels(L: Levels) -> int:
@@ -126,7 +146,7 @@ def encode_to_rate(
     bpp: float,
     mask: str = DEFAULT_MASK,
     *,
-    levels_grid: tuple[Levels, ...] = LEVELS_GRID,
+    levels_grid: tuple[Levels, ...] | None = None,
     rel_tol: float = 0.03,
     steps: int = 14,
     **options,
@@ -142,13 +162,13 @@ def encode_to_rate(
     bpp = check_positive(bpp, "bpp")
     H, W = np.shape(image)[:2]
     tonal = bool(options.get("tonal", DEFAULT_TONAL))
-    tonal = tonal and get_decoder(options.get("decoder", "diffusion")).tonal
+    tonal = tonal and get_decoder(options.get("decoder", DEFAULT_DECODER)).tonal
     enc = _Encoder(image, mask, options)
     lo = max(MIN_DENSITY, 1.0 / (H * W))
     found: list[tuple[Levels, float]] = []
     closest: EncodeResult | None = None
     d0 = 0.02
-    for L in candidate_levels(image, levels_grid, options):
+    for L in _candidates(image, levels_grid, options):
 
         def rate(d, L=L):
             r = enc(d, L, reconstruct=False, tonal=False)
@@ -257,7 +277,7 @@ def encode_to_quality(
     psnr: float,
     mask: str = DEFAULT_MASK,
     *,
-    levels_grid: tuple[Levels, ...] = LEVELS_GRID,
+    levels_grid: tuple[Levels, ...] | None = None,
     steps: int = 12,
     **options,
 ) -> EncodeResult:
@@ -269,12 +289,12 @@ def encode_to_quality(
     psnr = check_positive(psnr, "psnr")
     H, W = np.shape(image)[:2]
     tonal = bool(options.get("tonal", DEFAULT_TONAL))
-    tonal = tonal and get_decoder(options.get("decoder", "diffusion")).tonal
+    tonal = tonal and get_decoder(options.get("decoder", DEFAULT_DECODER)).tonal
     enc = _Encoder(image, mask, options)
     lo = max(MIN_DENSITY, 1.0 / (H * W))
     cands: list[tuple[EncodeResult, Levels]] = []  # with the levels spec that made each
     guess = DEFAULT_DENSITY  # then the density found for the previous quantisation
-    grid = candidate_levels(image, levels_grid, options)
+    grid = _candidates(image, levels_grid, options)
     for L in grid:
         r = _smallest_density(lambda d, L=L: enc(d, L, tonal=False), psnr, lo, 1.0, steps, guess)
         if r is not None:

@@ -107,6 +107,17 @@ def test_compare_runs_reports_the_shift(tmp_path):
     assert cells[7] == "+0.25 dB"
 
 
+def test_per_image_bd_against_a_configuration(tmp_path):
+    pts = lambda d: [{"bpp": b, "psnr": 20 + 10 * b + d} for b in (0.05, 0.1, 0.2)]  # noqa: E731
+    raw = {"colour": {"x/eed": {"a.png": pts(0.0), "b.png": pts(0.0)},
+                      "x/eed:k=8": {"a.png": pts(0.5), "b.png": pts(-0.1)}}}  # fmt: skip
+    (tmp_path / "run.json").write_text(json.dumps({"raw": raw}))
+    lines = rd.per_image_bd(tmp_path / "run.json", "x/eed").splitlines()
+    rows = {r.split("|")[1].strip(): r.split("|")[2].strip() for r in lines if r.startswith("| ")}
+    assert rows["a.png"] == "+0.50" and rows["b.png"] == "-0.10"
+    assert rows["mean"] == "**+0.20**"
+
+
 def test_recommend_respects_time_limit():
     def cfg(t):
         return {"encode_s_median": t, "front_points": {}}

@@ -300,6 +300,7 @@ def test_encode_help_states_the_real_defaults(runner, png, tmp_path):
     stats = json.loads(r.output)
     assert stats["mask"] == codec.DEFAULT_MASK
     assert abs(stats["density"] - codec.DEFAULT_DENSITY) < 0.01
+    assert stats["decoder"] == codec.DEFAULT_DECODER and stats["input"] == str(png)
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")

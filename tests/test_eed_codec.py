@@ -44,7 +44,9 @@ def test_eed_beats_homogeneous_diffusion_on_an_edge():
     img = _image(False, (64, 64))
     kw = {"levels": 64, "tonal": False, "decoder_options": {"lam": 2.0}}
     eed = sparsecodec.encode_image(img, 0.05, "quadtree", decoder="eed", **kw)
-    hd = sparsecodec.encode_image(img, 0.05, "quadtree", levels=64, tonal=False)
+    hd = sparsecodec.encode_image(
+        img, 0.05, "quadtree", levels=64, tonal=False, decoder="diffusion"
+    )
     assert eed.stats["psnr"] > hd.stats["psnr"] + 0.5
 
 
@@ -77,7 +79,7 @@ def test_relinearised_tonal_values_decode_better(colour):
 def test_luma_preference_keeps_fewer_chroma_values():
     img = _image(True, (64, 64))
     full = sparsecodec.encode_image(
-        img, 0.1, "quadtree", decoder="eed", decoder_options={"lam": 2.0}
+        img, 0.1, "quadtree", decoder="eed", decoder_options={"lam": 2.0, "chroma_step": 1}
     )
     pref = sparsecodec.encode_image(
         img, 0.1, "quadtree", decoder="eed", decoder_options={"lam": 2.0, "chroma_step": 8}
@@ -85,6 +87,38 @@ def test_luma_preference_keeps_fewer_chroma_values():
     assert np.array_equal(sparsecodec.decode(pref.data), pref.reconstruction)
     assert sparsecodec.describe(pref.data)["decoder_params"]["chroma_step"] == 8
     assert pref.stats["parts"]["values"] < full.stats["parts"]["values"]
+
+
+def test_chroma_step_is_for_ycbcr_only():
+    # RGB (and grey) streams store every channel at every mask point: step 1, whatever the
+    # default; asking for a larger step there is an error, not silently ignored
+    img = _image(True, (40, 48))
+    rgb = sparsecodec.encode_image(img, 0.1, "quadtree", levels=256, colour="rgb", tonal=False)
+    assert rgb.stats["decoder"] == "eed" and rgb.stats["decoder_params"]["chroma_step"] == 1
+    assert np.array_equal(sparsecodec.decode(rgb.data), rgb.reconstruction)
+    ycc = sparsecodec.encode_image(img, 0.1, "quadtree", levels=16, tonal=False)
+    assert ycc.stats["decoder_params"]["chroma_step"] == 16  # the default, luma preference
+    with pytest.raises(OptionError, match="only to colour images stored as YCbCr"):
+        sparsecodec.encode_image(img, 0.1, colour="rgb", decoder_options={"chroma_step": 4})
+
+
+def test_default_chroma_step_shrinks_with_density():
+    # the lattice of step k keeps at most ~H W / k**2 chroma points: a dense mask gets a finer
+    # lattice (here full density, 128x128: k = 16, 8 keep 0.5 %, 1.8 % of the points, k = 4 6.6 %)
+    from sparsecodec.decoders import get_decoder
+    from sparsecodec.masks.quadtree import quadtree_mask
+    from sparsecodec.pipeline.params import CHROMA_MIN_SHARE, choose_params
+
+    img = _image(True, (128, 128))
+    eed = get_decoder("eed")
+    lv, fixed = (12, 18, 18), {"lam": 2.0}
+    full = np.ones((128, 128), bool)
+    assert choose_params(eed, img, full, 1, lv, fixed)["chroma_step"] == 4
+    sparse = quadtree_mask(img[..., 0].astype(float), 0.01)
+    assert choose_params(eed, img, sparse, 1, lv, fixed)["chroma_step"] == 16
+    assert choose_params(eed, img, sparse, 1, lv, fixed, subdivision=False)["chroma_step"] == 1
+    assert choose_params(eed, img, full, 1, lv, {**fixed, "chroma_step": 16})["chroma_step"] == 16
+    assert 0 < CHROMA_MIN_SHARE < 0.066
 
 
 def test_bad_decoder_options():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..decoders import Decoder
+from ..errors import OptionError
 
 #: contrast parameters tried for EED (grey values per pixel) when ``lam`` is not given: with
 #: tonal optimisation 2-4 won on Kodak luma (kodim05, 15, 23) at 2-3.5 % quadtree masks
@@ -20,6 +21,12 @@ from ..decoders import Decoder
 LAM_GRID = (2.0, 4.0)
 #: tonal optimisation of the lam search (the encoder then optimises fully for the chosen lam)
 SEARCH_TONAL = {"maxiter": 3, "progressive": False}
+#: smallest share of the mask's points that the default chroma lattice keeps: the lattice of
+#: step k holds at most H W / k**2 points, so at high densities the step is halved (k = 16
+#: keeps 3-40 % of a Kodak quadtree mask's points at densities 0.01-0.13, where it was
+#: measured best; at density 1 the rule gives k = 4, without it the chroma would cap the
+#: colour PSNR near 29 dB on kodim23)
+CHROMA_MIN_SHARE = 0.025
 
 
 def choose_params(
@@ -29,6 +36,9 @@ def choose_params(
     colour: int,
     levels: tuple[int, ...],
     options: dict | None = None,
+    *,
+    search: bool = True,
+    subdivision: bool = True,
 ) -> dict:
     """Decoder parameters for ``image`` with ``mask`` (empty for decoders without).
 
@@ -40,6 +50,14 @@ def choose_params(
     colour : colour mode id of the stream.
     levels : quantisation levels per channel.
     options : parameters fixed by the caller (unknown names are an ``OptionError``).
+    search : choose the searched parameters (EED's ``lam``) per image; ``False`` takes the
+        defaults (for encodes whose stream size does not depend on them: no tonal optimisation
+        and no reconstruction, as in rate control's density search).
+    subdivision : whether ``mask`` is a subdivision (quadtree corner) mask. Only there does the
+        lattice of the default ``chroma_step`` hold a coarser level of the same mask (measured:
+        benchmarks/results/rd_eed_chroma_step.md); other masks default to step 1. The default
+        step is halved while its lattice holds fewer than :data:`CHROMA_MIN_SHARE` of the
+        mask's points (high densities, tiny images).
 
     Returns
     -------
@@ -53,7 +71,13 @@ def choose_params(
     decoder.pack_params({**decoder.defaults(), **opts})  # validates the given values early
     params = {**decoder.defaults(), **{k: v for k, v in opts.items()}}
     params = {p.name: p.quantised(params[p.name]) for p in decoder.stream_params}
-    if decoder.name == "eed" and "lam" not in opts:
+    if "chroma_step" in params and not _has_chroma(image, colour):
+        if params["chroma_step"] != 1 and "chroma_step" in opts:
+            raise OptionError("chroma_step applies only to colour images stored as YCbCr")
+        params["chroma_step"] = 1  # grey and RGB: every channel at every mask point
+    elif "chroma_step" in params and "chroma_step" not in opts:
+        params["chroma_step"] = _default_chroma_step(mask, params["chroma_step"], subdivision)
+    if decoder.name == "eed" and "lam" not in opts and search:
         params["lam"] = _best_lam(image, mask, colour, levels, params)
     if "weights" in params:  # network decoders: the identity of the weights that decode
         from ..nets.zoo import tag
@@ -61,6 +85,26 @@ def choose_params(
 
         params["weights"] = tag(network_model(decoder.name, mask))
     return params
+
+
+def _default_chroma_step(mask: np.ndarray, step: int, subdivision: bool) -> int:
+    """The default chroma lattice step for ``mask`` (see :func:`choose_params`): ``step``
+    halved while its lattice holds fewer than :data:`CHROMA_MIN_SHARE` of the mask's points."""
+    from ..geometry import lattice_mask
+
+    if not subdivision:
+        return 1
+    n = int(np.count_nonzero(mask))
+    while step > 1 and np.count_nonzero(lattice_mask(mask, step)) < CHROMA_MIN_SHARE * max(n, 1):
+        step //= 2
+    return step
+
+
+def _has_chroma(image: np.ndarray, colour: int) -> bool:
+    """Whether the stream stores luma and chroma (a colour image in YCbCr)."""
+    from ..colour import COLOUR_MODES
+
+    return np.ndim(image) == 3 and colour == COLOUR_MODES["ycbcr"].id
 
 
 def _best_lam(image, mask, colour, levels, params) -> float:

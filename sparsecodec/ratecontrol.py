@@ -36,9 +36,9 @@ TONAL_LEVELS_MAX = 32
 #: colour (YCbCr): chroma levels tried per luma level, as factors of it (see codec.CHROMA_FACTOR)
 CHROMA_FACTORS = (1.0, 1.5, 2.0)
 #: decoders whose encode runs several anisotropic solves (EED: ~20 s for a Kodak colour image
-#: with tonal optimisation) try two quantisations by default: the codec's 12 levels (on the EED
-#: Pareto fronts of benchmarks/results/rd_eed24.md) and 32 for high targets (12 levels without
-#: tonal optimisation reach about 27 dB at most), chroma ``CHROMA_FACTOR`` times that;
+#: with tonal optimisation) try two quantisations by default: the codec's 12 levels (those of
+#: benchmarks/results/rd_eed24.md) and 32 for high targets (12 levels without tonal
+#: optimisation reach about 27 dB at most), chroma ``CHROMA_FACTOR`` times that;
 #: ``levels_grid`` / ``levels`` override it
 SLOW_DECODER_LEVELS = {"eed": ((12, 32), (CHROMA_FACTOR,))}
 MIN_DENSITY = 1e-4

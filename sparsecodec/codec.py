@@ -120,6 +120,7 @@ def encode_image(
     ``sigma``, ``diffusivity``, ``chroma_step``); the others are chosen per image
     (:func:`sparsecodec.pipeline.params.choose_params`).
     """
+    from . import masks
     from .coding import Header, part_sizes, write_stream
     from .coding.header import FLAG_BFLOAT16, FLAG_TONAL
     from .nets.precision import check_precision, resolve_precision
@@ -167,7 +168,7 @@ def encode_image(
         lv,
         decoder_options,
         search=tonal or reconstruct,
-        subdivision=mask == "quadtree" if isinstance(mask, str) else False,
+        subdivision=isinstance(mask, str) and masks.get(mask).subdivision and not nlpe_cycles,
     )
     if dec.name == "eed":
         q = eed_stored_values(img, m, cs, lv, tonal, params)

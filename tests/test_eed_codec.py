@@ -98,6 +98,8 @@ def test_chroma_step_is_for_ycbcr_only():
     assert np.array_equal(sparsecodec.decode(rgb.data), rgb.reconstruction)
     ycc = sparsecodec.encode_image(img, 0.1, "quadtree", levels=16, tonal=False)
     assert ycc.stats["decoder_params"]["chroma_step"] == 16  # the default, luma preference
+    other = sparsecodec.encode_image(img, 0.1, "belhachmi", levels=16, tonal=False)
+    assert other.stats["decoder_params"]["chroma_step"] == 1  # not a subdivision mask
     with pytest.raises(OptionError, match="only to colour images stored as YCbCr"):
         sparsecodec.encode_image(img, 0.1, colour="rgb", decoder_options={"chroma_step": 4})
 

@@ -30,6 +30,9 @@ class MaskStrategy:
     colour: bool = False  # the function also takes ``colour=`` (the (H, W, 3) image)
     slow: bool = False  # stochastic optimisation: seconds to minutes per image
     network: bool = False  # a torch network: also takes ``device=`` and ``precision=``
+    #: the corners of a square subdivision: its points on a lattice of step 2**j are the
+    #: subdivision cut at squares of that side (luma-preference chroma, ``chroma_step``)
+    subdivision: bool = False
 
     def load(self) -> Callable[..., np.ndarray]:
         """The strategy function (imports its module)."""
@@ -71,10 +74,11 @@ def register(
     colour: bool = False,
     slow: bool = False,
     network: bool = False,
+    subdivision: bool = False,
 ) -> MaskStrategy:
     """Add a strategy to the registry (ids must stay stable: they are in every bitstream)."""
     return STRATEGIES.add(
-        MaskStrategy(name, id, module, function, description, colour, slow, network)
+        MaskStrategy(name, id, module, function, description, colour, slow, network, subdivision)
     )
 
 
@@ -136,4 +140,5 @@ register(
     ".quadtree",
     "quadtree_mask",
     "corner points of an adaptive quadtree split by inpainting error (cheap to code)",
+    subdivision=True,
 )

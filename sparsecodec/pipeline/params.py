@@ -53,7 +53,8 @@ def choose_params(
     search : choose the searched parameters (EED's ``lam``) per image; ``False`` takes the
         defaults (for encodes whose stream size does not depend on them: no tonal optimisation
         and no reconstruction, as in rate control's density search).
-    subdivision : whether ``mask`` is a subdivision (quadtree corner) mask. Only there does the
+    subdivision : whether ``mask`` is a subdivision (quadtree corner) mask
+        (:attr:`sparsecodec.masks.MaskStrategy.subdivision`). Only there does the
         lattice of the default ``chroma_step`` hold a coarser level of the same mask (measured:
         benchmarks/results/rd_eed_chroma_step.md); other masks default to step 1. The default
         step is halved while its lattice holds fewer than :data:`CHROMA_MIN_SHARE` of the

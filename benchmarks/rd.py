@@ -982,6 +982,12 @@ def plot(summary: dict, out_dir: Path) -> list[Path]:
     return files
 
 
+def _image_front(run: dict, cfg: str, image: str) -> list[tuple[float, float]]:
+    """The per-image PSNR front of ``cfg`` in one kind of a run's raw points, as
+    :func:`analyse` builds it (empty where the run lacks it)."""
+    return rd_front([(p["bpp"], p["psnr"]) for p in run.get(cfg, {}).get(image, [])])
+
+
 def compare_runs(before: Path, after: Path, anchor: str = "jp2") -> str:
     """Markdown comparison of two ``rd.json`` runs: for every kind and sparsecodec configuration
     of ``after``, on ``after``'s images, the mean BD-PSNR / BD-rate against ``anchor`` (of
@@ -989,9 +995,7 @@ def compare_runs(before: Path, after: Path, anchor: str = "jp2") -> str:
     fronts and averages as in :func:`analyse`)."""
     old = json.loads(Path(before).read_text())["raw"]
     new = json.loads(Path(after).read_text())["raw"]
-
-    def curve(run, cfg, image):  # the per-image PSNR front, as :func:`analyse` builds it
-        return rd_front([(p["bpp"], p["psnr"]) for p in run.get(cfg, {}).get(image, [])])
+    curve = _image_front
 
     def mean(vals):
         ok = [v for v in vals if v is not None]
@@ -1040,11 +1044,10 @@ def per_image_bd(run: Path, anchor: str) -> str:
         ]
         table = {c: [] for c in cfgs}
         for image in sorted(runs[anchor]):
-            ref = rd_front([(p["bpp"], p["psnr"]) for p in runs[anchor][image]])
+            ref = _image_front(runs, anchor, image)
             row = []
             for c in cfgs:
-                pts = runs[c].get(image, [])
-                v = bd_psnr(ref, rd_front([(p["bpp"], p["psnr"]) for p in pts]))
+                v = bd_psnr(ref, _image_front(runs, c, image))
                 table[c].append(v)
                 row.append("n/a" if v is None else f"{v:+.2f}")
             out.append(f"| {image} | " + " | ".join(row) + " |")

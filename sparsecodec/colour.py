@@ -81,3 +81,10 @@ register_colour_mode("rgb", 0, _identity, _identity, "R, G, B stored as they are
 register_colour_mode(
     "ycbcr", 1, rgb_to_ycbcr, ycbcr_to_rgb, "full-range YCbCr (ITU-T T.871, as JPEG)"
 )
+
+
+def has_chroma(channels: int, colour: int) -> bool:
+    """Whether ``channels`` stored values in colour mode id ``colour`` are luma and two chroma
+    channels (a colour image in YCbCr): what chroma levels, luma-preference EED and the chroma
+    lattice step (``chroma_step``) apply to."""
+    return channels == 3 and colour == COLOUR_MODES["ycbcr"].id

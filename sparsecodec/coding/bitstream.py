@@ -21,7 +21,7 @@ import zlib
 
 import numpy as np
 
-from ..colour import COLOUR_MODES
+from ..colour import has_chroma
 from ..errors import BitstreamError, OptionError
 from ..geometry import lattice_mask
 from .header import CRC_SIZE, FLAG_QUADTREE, Header, parse_header
@@ -58,7 +58,7 @@ def write_stream(header: Header, mask: np.ndarray, q: np.ndarray) -> bytes:
 def chroma_step(header: Header) -> int:
     """The chroma mask step of the stream (1: chroma is stored at every mask point). Only
     YCbCr colour streams have chroma: grey and RGB streams read as step 1 whatever they store."""
-    if header.channels != 3 or header.colour != COLOUR_MODES["ycbcr"].id:
+    if not has_chroma(header.channels, header.colour):
         return 1
     return int(header.decoder_params().get("chroma_step", 1))
 

@@ -107,13 +107,13 @@ def wgan_joint_decode(values: np.ndarray, mask: np.ndarray, header) -> np.ndarra
 
 def eed_channels(values: np.ndarray, mask: np.ndarray, params: dict, colour: int) -> np.ndarray:
     """EED reconstruction ``(C, H, W)`` in the stream's colour space (see :func:`eed_decode`)."""
-    from ..colour import COLOUR_MODES
+    from ..colour import has_chroma
     from ..decoders import EED_TOL
     from ..geometry import lattice_mask
     from ..inpainting.anisotropic import eed_inpaint, eed_solve, eed_tensor
 
     eed = {k: params[k] for k in ("lam", "sigma", "diffusivity")}
-    if values.shape[0] == 1 or colour != COLOUR_MODES["ycbcr"].id:
+    if not has_chroma(values.shape[0], colour):
         # grey, or RGB: one joint tensor from every channel
         return eed_inpaint(values, mask, tol=EED_TOL, **eed).u
     luma = eed_inpaint(values[0], mask, tol=EED_TOL, **eed).u

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..colour import has_chroma
 from ..decoders import Decoder
 from ..errors import OptionError
 
@@ -72,7 +73,8 @@ def choose_params(
     decoder.pack_params({**decoder.defaults(), **opts})  # validates the given values early
     params = {**decoder.defaults(), **{k: v for k, v in opts.items()}}
     params = {p.name: p.quantised(params[p.name]) for p in decoder.stream_params}
-    if "chroma_step" in params and not _has_chroma(image, colour):
+    channels = 1 if np.ndim(image) == 2 else np.shape(image)[2]
+    if "chroma_step" in params and not has_chroma(channels, colour):
         if params["chroma_step"] != 1 and "chroma_step" in opts:
             raise OptionError("chroma_step applies only to colour images stored as YCbCr")
         params["chroma_step"] = 1  # grey and RGB: every channel at every mask point
@@ -99,13 +101,6 @@ def _default_chroma_step(mask: np.ndarray, step: int, subdivision: bool) -> int:
     while step > 1 and np.count_nonzero(lattice_mask(mask, step)) < CHROMA_MIN_SHARE * max(n, 1):
         step //= 2
     return step
-
-
-def _has_chroma(image: np.ndarray, colour: int) -> bool:
-    """Whether the stream stores luma and chroma (a colour image in YCbCr)."""
-    from ..colour import COLOUR_MODES
-
-    return np.ndim(image) == 3 and colour == COLOUR_MODES["ycbcr"].id
 
 
 def _best_lam(image, mask, colour, levels, params) -> float:

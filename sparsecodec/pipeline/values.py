@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..colour import COLOUR_MODES, colour_mode_by_id
+from ..colour import colour_mode_by_id, has_chroma
 from ..errors import OptionError
 from ..quantise import dequantise, quantise
 from ..validate import check_levels
@@ -33,7 +33,6 @@ TONAL_OPTIONS = {"maxiter": 12, "progressive": False}
 EED_RELINEARISE = 1
 #: CGLS iterations of each re-linearised optimisation (warm-started from the previous values)
 RELINEARISE_MAXITER = 6
-_YCBCR = COLOUR_MODES["ycbcr"].id
 
 
 def chroma_levels_for(levels: int, factor: float = CHROMA_FACTOR) -> int:
@@ -54,11 +53,11 @@ def channel_levels(
     (at most 256); RGB channels all get ``levels``. ``chroma_levels`` for a grey or RGB image is
     an error (it would be silently ignored).
     """
-    if chroma_levels is not None and not (channels == 3 and colour == _YCBCR):
+    if chroma_levels is not None and not has_chroma(channels, colour):
         raise OptionError("chroma levels apply only to colour images stored as YCbCr")
     if np.isscalar(levels):
         levels = check_levels(levels)
-        if channels == 3 and colour == _YCBCR:
+        if has_chroma(channels, colour):
             cl = chroma_levels_for(levels) if chroma_levels is None else chroma_levels
             lv = (levels, cl, cl)
         else:
@@ -157,7 +156,7 @@ def eed_stored_values(
     chw = to_coding_space(image, colour)
     C = chw.shape[0]
     eed = {k: params[k] for k in ("lam", "sigma", "diffusivity")}
-    luma_pref = C == 3 and colour == _YCBCR
+    luma_pref = has_chroma(C, colour)
     head = chw[:1] if luma_pref else chw
     if tonal:
         from ..inpainting.anisotropic import eed_inpaint, eed_tensor

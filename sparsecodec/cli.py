@@ -397,7 +397,9 @@ def inpaint(damaged, holes, output, method, iterations, fallback, seed, device, 
 def main() -> None:
     """Console-script entry point."""
     if len(sys.argv) > 1 and not {"-q", "--quiet", "-h", "--help", "--version"} & set(sys.argv):
-        from .firstrun import install  # a notice while the first run compiles the kernels
+        from . import firstrun  # a notice while the first run compiles the kernels
 
-        install()
+        if {"encode", "decode"} & set(sys.argv[1:]):
+            firstrun.start_background_compile()
+        firstrun.install()
     sys.exit(cli.main(prog_name="sparsecodec"))

@@ -20,6 +20,7 @@ from sparsecodec.inpainting.anisotropic import (
     eed_solve,
     eed_tensor,
 )
+from sparsecodec.inpainting.solve import Preconditioner
 
 
 def _assemble(tensor: np.ndarray, alpha: float = ALPHA) -> sp.csr_matrix:
@@ -103,6 +104,12 @@ def test_frozen_tensor_solve_matches_spsolve(with_rhs):
     ref = spl.spsolve(-A[U][:, U].tocsc(), b)
     assert res.converged and np.abs(res.u.ravel()[U] - ref).max() < 1e-7
     assert np.array_equal(res.u[mask], f[mask])
+    # plain CG (a "cg" preconditioner) solves the same system, in more iterations
+    plain = eed_solve(
+        f, mask, t, rhs=g, tol=1e-12, maxiter=2000, preconditioner=Preconditioner(mask, "cg")
+    )
+    assert plain.converged and np.abs(plain.u.ravel()[U] - ref).max() < 1e-7
+    assert plain.iterations > res.iterations
 
 
 def test_rotation_and_transposition_symmetry():

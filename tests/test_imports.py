@@ -29,7 +29,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("pipeline", "codec", "training"),
     ("ratecontrol",),
     ("api",),
-    ("cli", "__main__", "pillow", ""),  # "" = the package itself (sparsecodec/__init__.py)
+    (
+        "cli",
+        "__main__",
+        "pillow",
+        "firstrun",
+        "",
+    ),  # "" = the package itself (sparsecodec/__init__.py)
 ]
 
 

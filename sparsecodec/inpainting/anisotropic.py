@@ -317,7 +317,9 @@ def eed_solve(
     tol : stop when the relative residual of every channel is at most ``tol``.
     maxiter : iteration cap (default 500).
     alpha, beta : stencil parameters.
-    preconditioner : a multigrid preconditioner built for ``mask``, reused across solves.
+    preconditioner : a :class:`~sparsecodec.inpainting.solve.Preconditioner` built for
+        ``mask`` (default: multigrid), reused across solves; ``Preconditioner(mask, "cg")``
+        gives plain CG.
 
     Returns
     -------
@@ -348,8 +350,11 @@ def eed_solve(
     history = [float(np.max(np.sqrt(rr) / bnorm))]
     if history[-1] <= tol:
         return finish(history, 0, True)
-    z = np.empty_like(f)
-    pre.apply(r, z)
+    if pre.apply is not None:
+        z = np.empty_like(f)
+        pre.apply(r, z)
+    else:  # Preconditioner(mask, "cg"): plain CG
+        z = r
     p = z.copy()
     rz = ops.dot(r, z)
     q = np.empty_like(f)
@@ -360,8 +365,11 @@ def eed_solve(
         history.append(float(np.max(np.sqrt(rr) / bnorm)))
         if history[-1] <= tol:
             return finish(history, it, True)
-        pre.apply(r, z)
-        rz_new = ops.dot(r, z)
+        if pre.apply is not None:
+            pre.apply(r, z)
+            rz_new = ops.dot(r, z)
+        else:
+            rz_new = rr
         beta_k = np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
         ops.xpby(z, p, beta_k)
         rz = rz_new

@@ -117,7 +117,7 @@ EED_GRID = (
     (8, 12),
 )
 #: chroma lattice steps of the luma-preference EED configurations (colour only)
-EED_CHROMA_STEPS = (1, 4, 8)
+EED_CHROMA_STEPS = (1, 4, 8, 32)
 #: stochastic spatial optimisation: minutes per Kodak image, only with --slow
 SLOW = ("ps", "nlpe")
 #: encode-time limit for the default configuration (issue 8, item 4)
@@ -268,16 +268,24 @@ def sparsecodec_configs(slow: bool = False) -> tuple[list[str], list[str]]:
             notes.append(f"`{name}`: slow stochastic optimisation, only with `--slow`")
             continue
         out += [f"{name}/diffusion", f"{name}+tonal/diffusion", f"{name}/wgan"]
-    out += ["quadtree/eed", "quadtree+tonal/eed"]
+    out += ["quadtree/eed", "quadtree+tonal/eed", "quadtree.centres+tonal/eed"]
     out += [f"quadtree+tonal/eed:chroma_step={k}" for k in EED_CHROMA_STEPS]
     return out, notes
 
 
 def parse_config(name: str) -> tuple[str, bool, str]:
-    """``"belhachmi+tonal/diffusion"`` -> ``("belhachmi", True, "diffusion")``."""
+    """``"belhachmi+tonal/diffusion"`` -> ``("belhachmi", True, "diffusion")``; a mask flag
+    (``"quadtree.centres+tonal/eed"``, see :func:`mask_flags`) is not part of the mask name."""
     head, _, decoder = name.partition("/")
     mask, _, extra = head.partition("+")
-    return mask, extra == "tonal", decoder.partition(":")[0] or "diffusion"
+    return mask.partition(".")[0], extra == "tonal", decoder.partition(":")[0] or "diffusion"
+
+
+def mask_flags(name: str) -> dict:
+    """Boolean options of the mask strategy named after dots in the mask part:
+    ``"quadtree.centres+tonal/eed"`` -> ``{"centres": True}``."""
+    flags = name.partition("/")[0].partition("+")[0].split(".")[1:]
+    return {flag: True for flag in flags if flag}
 
 
 def decoder_options(name: str) -> dict:
@@ -310,15 +318,18 @@ def probe(config: str) -> str | None:
     import sparsecodec
 
     mask, tonal, decoder = parse_config(config)
+    # a chroma lattice step applies to colour (YCbCr) only: probe those on a colour image
+    colour = decoder_options(config).get("chroma_step", 1) != 1
     try:
         sparsecodec.encode_image(
-            _test_image(32),
+            _test_image(32, colour=colour),
             0.1,
             mask,
             levels=16,
             tonal=tonal,
             decoder=decoder,
             decoder_options=decoder_options(config),
+            mask_options=mask_flags(config),
         )
     except Exception as e:  # noqa: BLE001 - any failure means: skip with the reason
         return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]
@@ -377,7 +388,7 @@ def run_sparsecodec(
     strategy = masks.get(mask_name)
     opts = {"colour": img} if getattr(strategy, "colour", False) and img.ndim == 3 else {}
     t0 = time.perf_counter()
-    m = strategy.load()(luma(img), density, seed=0, **opts)
+    m = strategy.load()(luma(img), density, seed=0, **opts, **mask_flags(config))
     mask_s = time.perf_counter() - t0
     out = []
     for lv in levels:

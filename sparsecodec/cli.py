@@ -164,6 +164,12 @@ def cli() -> None:
     help="Learned masks: Floyd-Steinberg dithering (default) or weighted coin flips (paper).",
 )
 @click.option(
+    "--centres/--no-centres",
+    default=None,
+    help="Quadtree masks: also store the centre of every final square (R-EED's corner and "
+    "midpoint data; default off).",
+)
+@click.option(
     "--device",
     default="cpu",
     show_default=True,
@@ -201,6 +207,7 @@ def encode(
     nlpe_cycles,
     samples,
     binarise,
+    centres,
     device,
     precision,
     save_mask,
@@ -231,7 +238,9 @@ def encode(
         tonal=tonal,
         nlpe_cycles=nlpe_cycles,
         progress=not quiet,
-        mask_options=_mask_options(strategy, device, samples=samples, binarise=binarise),
+        mask_options=_mask_options(
+            strategy, device, samples=samples, binarise=binarise, centres=centres
+        ),
         precision=precision,
     )
     # not given: the encoder's defaults (with a target: chosen by rate control)

@@ -247,6 +247,7 @@ def describe(data: bytes | str | os.PathLike) -> dict:
     the path of a stream file)."""
     from .coding import part_sizes, read_stream
     from .coding.header import FLAG_BFLOAT16, FLAG_QUADTREE, FLAG_TONAL
+    from .coding.quadtree_coder import CENTRES_BIT
     from .masks import by_id
 
     data = _stream_bytes(data)
@@ -273,9 +274,11 @@ def describe(data: bytes | str | os.PathLike) -> dict:
         "precision": None
         if dec is None or not dec.network
         else ("bfloat16" if header.flags & FLAG_BFLOAT16 else "float32"),
-        "mask_code": "quadtree split flags"
-        if header.flags & FLAG_QUADTREE
-        else "context-mixing coder",
+        "mask_code": "context-mixing coder"
+        if not header.flags & FLAG_QUADTREE
+        else "quadtree split flags, corners and centres"
+        if data[header.size] & CENTRES_BIT
+        else "quadtree split flags",
         "mask_points": n,
         "density": n / (header.width * header.height),
         "bytes_header": sizes["header"],

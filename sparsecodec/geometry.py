@@ -1,9 +1,10 @@
 """Geometry of quadtree square tilings, shared by the quadtree masks and their coder.
 
 A square is a row ``(y0, x0, side)`` of an int64 array; a tiling stores the four corner pixels
-of each square (clipped to the image). :mod:`sparsecodec.masks.quadtree` builds such masks by
-error-driven splitting, :mod:`sparsecodec.coding.quadtree_coder` codes them by their split
-flags; both use these helpers, so neither depends on the other.
+of each square (clipped to the image), and optionally its centre pixel.
+:mod:`sparsecodec.masks.quadtree` builds such masks by error-driven splitting,
+:mod:`sparsecodec.coding.quadtree_coder` codes them by their split flags; both use these
+helpers, so neither depends on the other.
 """
 
 from __future__ import annotations
@@ -21,6 +22,38 @@ def corner_mask(blocks: np.ndarray, height: int, width: int) -> np.ndarray:
     for yy in (y0, y1):
         for xx in (x0, x1):
             m[yy, xx] = True
+    return m
+
+
+def centre_points(
+    blocks: np.ndarray, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre pixels ``(y0 + side/2, x0 + side/2)`` of the squares ``blocks`` and whether each
+    square has one: side >= 2 and the centre strictly inside the image (R-EED's midpoint data,
+    Schmaltz et al. 2014, Sec. 3; off the image border, so that it never sits on a square's
+    edge). Returns ``(cy, cx, ok)``."""
+    half = blocks[:, 2] // 2
+    cy, cx = blocks[:, 0] + half, blocks[:, 1] + half
+    return cy, cx, (half >= 1) & (cy < height - 1) & (cx < width - 1)
+
+
+def centre_mask(blocks: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bool mask of the centre pixels of the squares ``blocks`` that have one
+    (:func:`centre_points`)."""
+    m = np.zeros((height, width), dtype=bool)
+    cy, cx, ok = centre_points(blocks, height, width)
+    m[cy[ok], cx[ok]] = True
+    return m
+
+
+def subdivision_mask(
+    blocks: np.ndarray, height: int, width: int, centres: bool = False
+) -> np.ndarray:
+    """The points a tiling stores: the corners of its squares, with ``centres`` also their
+    centres (:func:`centre_mask`)."""
+    m = corner_mask(blocks, height, width)
+    if centres:
+        m |= centre_mask(blocks, height, width)
     return m
 
 

@@ -211,10 +211,17 @@ def test_rd_configs_and_select():
     assert "belhachmi/diffusion" in names and "belhachmi+tonal/diffusion" in names
     assert not any(n.startswith(("ps/", "nlpe/", "ps+", "nlpe+")) for n in names)
     assert rd.parse_config("belhachmi+tonal/diffusion") == ("belhachmi", True, "diffusion")
+    assert rd.parse_config("quadtree.centres+tonal/eed") == ("quadtree", True, "eed")
+    assert rd.mask_flags("quadtree.centres+tonal/eed") == {"centres": True}
+    assert rd.mask_flags("quadtree+tonal/eed:chroma_step=4") == {}
     assert rd.select(names + ["jpeg"], "belhachmi*,jpeg") == [
         n for n in names if n.startswith("belhachmi")
     ] + ["jpeg"]
     assert rd.probe("nonexistent/diffusion") is not None
+    # every listed EED configuration encodes the probe image (chroma steps need colour)
+    for name in names:
+        if name.startswith("quadtree") and name.partition("/")[2].startswith("eed"):
+            assert rd.probe(name) is None, name
 
 
 def test_standard_codecs_real_sizes():

@@ -14,6 +14,7 @@ from sparsecodec.coding import Header, read_stream, write_stream
 from sparsecodec.coding.header import FLAG_QUADTREE
 from sparsecodec.coding.quadtree_coder import decode_quadtree, encode_quadtree, tree_from_mask
 from sparsecodec.errors import BitstreamError
+from sparsecodec.geometry import centre_mask, subdivision_mask
 from sparsecodec.masks.quadtree import (
     block_errors,
     corner_mask,
@@ -23,15 +24,18 @@ from sparsecodec.masks.quadtree import (
 )
 
 
-def random_tree_mask(h: int, w: int, log2_root: int, p: float, seed: int) -> np.ndarray:
-    """Corner mask of a random quadtree (each square of side >= 2 split with probability p)."""
+def random_tree_mask(
+    h: int, w: int, log2_root: int, p: float, seed: int, centres: bool = False
+) -> np.ndarray:
+    """Corner (and centre) mask of a random quadtree (each square of side >= 2 split with
+    probability p)."""
     rng = np.random.default_rng(seed)
     blocks, leaves = root_blocks(h, w, 1 << log2_root), []
     while len(blocks):
         split = (blocks[:, 2] >= 2) & (rng.random(len(blocks)) < p)
         leaves.append(blocks[~split])
         blocks, _ = split_blocks(blocks[split], h, w)
-    return corner_mask(np.concatenate(leaves), h, w)
+    return subdivision_mask(np.concatenate(leaves), h, w, centres)
 
 
 def smooth_image(h: int, w: int) -> np.ndarray:
@@ -46,12 +50,48 @@ def smooth_image(h: int, w: int) -> np.ndarray:
     log2_root=st.integers(1, 6),
     p=st.floats(0, 1),
     seed=st.integers(0, 2**16),
+    centres=st.booleans(),
 )
-def test_split_flag_code_round_trips_every_tree(h, w, log2_root, p, seed):
-    mask = random_tree_mask(h, w, log2_root, p, seed)
+def test_split_flag_code_round_trips_every_tree(h, w, log2_root, p, seed, centres):
+    mask = random_tree_mask(h, w, log2_root, p, seed, centres)
     data = encode_quadtree(mask)
     assert data is not None
     assert np.array_equal(decode_quadtree(data, h, w), mask)
+
+
+def test_centre_mask_known_values():
+    blocks = np.array([[0, 0, 4], [0, 4, 4], [4, 0, 2], [0, 0, 1]])
+    m = centre_mask(blocks, 7, 7)
+    # the second square's centre (2, 6) is on the image border column: not stored; a square
+    # of side 1 has no centre
+    assert sorted(zip(*np.nonzero(m), strict=True)) == [(2, 2), (5, 1)]
+    both = subdivision_mask(blocks[:1], 7, 7, centres=True)
+    assert sorted(zip(*np.nonzero(both), strict=True)) == [
+        (0, 0), (0, 4), (2, 2), (4, 0), (4, 4),
+    ]  # fmt: skip
+
+
+def test_centre_masks_code_smaller_than_their_corner_points_would():
+    """A corner-and-centre mask has the centres flag and a code as long as the corner mask of
+    the same tree (the same split flags), for more points."""
+    mask = random_tree_mask(64, 64, 4, 0.5, 5, centres=True)
+    corners = random_tree_mask(64, 64, 4, 0.5, 5, centres=False)
+    data, plain = encode_quadtree(mask), encode_quadtree(corners)
+    assert data[0] & 0x80 and not plain[0] & 0x80
+    assert len(data) == len(plain)
+    assert mask.sum() > corners.sum()
+
+
+def test_quadtree_mask_with_centres():
+    img = smooth_image(64, 80)
+    for density in (0.02, 0.1, 0.4):
+        m = quadtree_mask(img, density, centres=True)
+        assert round(density * img.size) <= m.sum() <= 1.6 * density * img.size
+        data = encode_quadtree(m)
+        assert data is not None and data[0] & 0x80
+        assert np.array_equal(decode_quadtree(data, 64, 80), m)
+        # every final square's centre is stored: the mask is a corner mask plus centres
+        assert not np.array_equal(m, quadtree_mask(img, density))
 
 
 def test_tree_is_recovered_from_the_mask():
@@ -153,10 +193,27 @@ def test_split_flags_cut_inside_the_tree_head_raise_truncated(cut):
         decode_quadtree(data[:cut], 40, 56)
 
 
-@pytest.mark.parametrize("head", [bytes([0, 0]), bytes([4, 9]), bytes([16, 1])])
+@pytest.mark.parametrize(
+    "head",
+    [bytes([0, 0]), bytes([4, 9]), bytes([16, 1]), bytes([0x80, 0]), bytes([0x84, 9]),
+     bytes([0x90, 1]), bytes([0xFF, 1])],
+)  # fmt: skip
 def test_split_flags_with_an_impossible_tree_size_raise(head):
     with pytest.raises(BitstreamError, match="bad tree size"):
         decode_quadtree(head + bytes(40), 40, 56)
+
+
+@settings(max_examples=100, deadline=None)
+@given(payload=st.binary(min_size=0, max_size=60))
+def test_forged_split_flag_payloads_decode_or_raise_cleanly(payload):
+    """Any payload (with or without the centres bit) gives a mask of the stream's size or a
+    BitstreamError, never another exception."""
+    for first in (b"", bytes([0x84]), bytes([0x04])):
+        try:
+            out = decode_quadtree(first + payload, 40, 56)
+        except BitstreamError:
+            continue
+        assert out.shape == (40, 56) and out.dtype == bool
 
 
 def test_split_flags_cut_inside_the_range_code_are_caught_by_the_stream():
@@ -196,3 +253,20 @@ def test_info_names_the_mask_code():
     assert describe(qt)["mask_code"] == "quadtree split flags"
     assert describe(bel)["mask_code"] == "context-mixing coder"
     assert describe(qt)["bits_per_mask_point"] < describe(bel)["bits_per_mask_point"]
+
+
+@pytest.mark.parametrize("decoder", ["diffusion", "eed"])
+def test_codec_round_trip_with_centre_masks(decoder):
+    """--centres streams decode to the encoder's prediction and say so in `info`."""
+    from sparsecodec.codec import describe
+
+    img = np.clip(smooth_image(40, 48), 0, 255).astype(np.uint8)
+    res = sparsecodec.encode_result(
+        img, 0.08, mask="quadtree", decoder=decoder, mask_options={"centres": True}
+    )
+    m = read_stream(res.data)[1]
+    assert np.array_equal(m, res.mask)
+    assert np.array_equal(sparsecodec.decode(res.data), res.reconstruction)
+    assert describe(res.data)["mask_code"] == "quadtree split flags, corners and centres"
+    plain = sparsecodec.encode_result(img, 0.08, mask="quadtree", decoder=decoder)
+    assert not np.array_equal(plain.mask, res.mask)

@@ -1,4 +1,4 @@
-"""Split-flag code of quadtree corner masks (the masks of :mod:`sparsecodec.masks.quadtree`).
+"""Split-flag code of quadtree masks (the masks of :mod:`sparsecodec.masks.quadtree`).
 
 A corner mask is fully described by its subdivision tree: the side of the initial squares and
 one split flag per square of side >= 2, level by level (breadth first; within a level in the
@@ -11,9 +11,14 @@ The flag of a square is coded with a static probability per (level, number of al
 earlier siblings); the probabilities are stored as bytes, the flags of one level and sibling
 position are one vectorised ``constriction`` call.
 
-Payload: log2(root side) u8 | number of coded levels u8 | 4 probability bytes per level |
-range-coder words. :func:`tree_from_mask` recovers the tree of a mask (or reports that the mask
-is not a corner mask); the bitstream uses this code whenever it applies.
+A mask of corner *and centre* points (every final square also stores its centre pixel, as
+R-EED stores corner and midpoint data; :func:`sparsecodec.geometry.subdivision_mask`) has the
+same code with bit 7 of the first byte set.
+
+Payload: log2(root side) u8 (bit 7: centres) | number of coded levels u8 | 4 probability bytes
+per level | range-coder words. :func:`tree_from_mask` recovers the tree of a mask (or reports
+that the mask is not a subdivision mask of that kind); the bitstream uses this code whenever it
+applies.
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ from functools import partial
 import numpy as np
 
 from ..errors import BitstreamError
-from ..geometry import corner_mask, rect_sums, root_blocks, split_blocks, summed_area
+from ..geometry import (
+    centre_points,
+    corner_mask,
+    rect_sums,
+    root_blocks,
+    split_blocks,
+    subdivision_mask,
+    summed_area,
+)
 from ._stream import bytes_to_words, words_to_bytes
 
 MAX_LOG2_ROOT = 15
@@ -33,6 +46,8 @@ NUM_CTX = 4
 #: quadtree masks of Kodak at 2 / 5 / 10 % a third root side never gave a shorter code (a
 #: second one saves 3.5 % of the mask bytes), so two are tried.
 SEARCH_ROOTS = 2
+#: bit of the payload's first byte: the mask stores the squares' centres too
+CENTRES_BIT = 0x80
 
 
 def _interior_or_border_points(S: np.ndarray, blocks: np.ndarray, H: int, W: int) -> np.ndarray:
@@ -79,11 +94,31 @@ def _tiling_fits(m: np.ndarray, blocks: np.ndarray) -> bool:
     return bool(m.any()) and not (corner_mask(blocks, *m.shape) & ~m).any()
 
 
+def _own_centre(m: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Per square: whether the mask holds its centre (:func:`~sparsecodec.geometry.centre_mask`)."""
+    cy, cx, ok = centre_points(blocks, *m.shape)
+    out = np.zeros(len(blocks), dtype=bool)
+    out[ok] = m[cy[ok], cx[ok]]
+    return out
+
+
+def _edge_midpoints(m: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Per square of side 2 inside the image: whether the mask holds all four edge midpoints."""
+    y, x = blocks[:, 0], blocks[:, 1]
+    return m[y, x + 1] & m[y + 1, x] & m[y + 1, x + 2] & m[y + 2, x + 1]
+
+
 def tree_from_mask(
-    mask: np.ndarray, log2_root: int, S: np.ndarray | None = None
+    mask: np.ndarray, log2_root: int, S: np.ndarray | None = None, centres: bool = False
 ) -> list[np.ndarray] | None:
     """Split flags per level of the quadtree with root side ``2**log2_root`` whose corner mask
-    is ``mask``, or None if there is none. ``S``: the mask's summed-area table, if known."""
+    (with ``centres``: corner and centre mask) is ``mask``, or None if there is none. ``S``: the
+    mask's summed-area table, if known.
+
+    A square is split when the mask has points that only its subdivision can have put there
+    (inside it or on an edge of it that lies on the image border; with centres: other than its
+    own centre). With centres, a square of side 2 holding its centre and its four edge
+    midpoints is split too (whether split or not, the mask is the same)."""
     m = np.asarray(mask, dtype=bool)
     H, W = m.shape
     blocks = root_blocks(H, W, 1 << log2_root)
@@ -93,11 +128,19 @@ def tree_from_mask(
         S = summed_area(m)
     leaves, levels = [], []
     while len(blocks):
-        split = (blocks[:, 2] >= 2) & (_interior_or_border_points(S, blocks, H, W) > 0)
+        inner = _interior_or_border_points(S, blocks, H, W)
+        if centres:
+            own = _own_centre(m, blocks)
+            split = inner - own > 0
+            two = np.flatnonzero(own & (blocks[:, 2] == 2))
+            split[two] |= _edge_midpoints(m, blocks[two])
+        else:
+            split = inner > 0
+        split &= blocks[:, 2] >= 2
         levels.append(split)
         leaves.append(blocks[~split])
         blocks, _ = split_blocks(blocks[split], H, W)
-    if not np.array_equal(corner_mask(np.concatenate(leaves), H, W), m):
+    if not np.array_equal(subdivision_mask(np.concatenate(leaves), H, W, centres), m):
         return None
     while levels and not levels[-1].any():
         levels.pop()
@@ -119,48 +162,52 @@ def _model():
 
 def encode_quadtree(mask: np.ndarray) -> bytes | None:
     """Payload of ``mask`` as a quadtree split-flag code (the shortest over the
-    :data:`SEARCH_ROOTS` smallest root sides whose tree reproduces the mask), or None if
-    ``mask`` is not a quadtree corner mask."""
+    :data:`SEARCH_ROOTS` smallest root sides whose corner tree reproduces the mask, or if there
+    is none, whose corner-and-centre tree does), or None if ``mask`` is no quadtree mask of
+    either kind."""
     import constriction
 
     m = np.asarray(mask, dtype=bool)
     H, W = m.shape
     best = None
     top = min(MAX_LOG2_ROOT, max(1, int(np.ceil(np.log2(max(H, W, 2))))))
-    tried = 0
     if not (m[0, 0] and m[0, -1] and m[-1, 0] and m[-1, -1]):
         return None  # every tiling has the image corners among its square corners
     S = None  # the summed-area table, shared by the trees of every root side
-    for lr in range(1, top + 1):  # the smallest root that fits is the tree's own
-        if tried == SEARCH_ROOTS:
-            break
-        if not _tiling_fits(m, root_blocks(H, W, 1 << lr)):
-            continue
-        S = summed_area(m) if S is None else S
-        levels = tree_from_mask(m, lr, S)
-        if levels is None:
-            continue
-        tried += 1
-        head = bytearray([lr, len(levels)])
-        enc = constriction.stream.queue.RangeEncoder()
-        blocks, owner = root_blocks(H, W, 1 << lr), None
-        for flags in levels:
-            pos, ctx = _sibling_context(flags.astype(np.int64), owner)
-            can = blocks[:, 2] >= 2
-            probs = [
-                _quantise_p(int(flags[can & (ctx == c)].sum()), int((can & (ctx == c)).sum()))
-                for c in range(NUM_CTX)
-            ]
-            head += bytes(probs)
-            p1 = (np.asarray(probs, np.float64) + 0.5) / 256.0
-            for k in range(NUM_CTX):
-                sel = can & (pos == k)
-                if sel.any():
-                    enc.encode(flags[sel].astype(np.int32), _model(), p1[ctx[sel]])
-            blocks, owner = split_blocks(blocks[flags], H, W)
-        data = bytes(head) + words_to_bytes(enc.get_compressed())
-        if best is None or len(data) < len(best):
-            best = data
+    for centres in (False, True):
+        if best is not None:
+            break  # a corner mask: its code is the one of earlier versions
+        tried = 0
+        for lr in range(1, top + 1):  # the smallest root that fits is the tree's own
+            if tried == SEARCH_ROOTS:
+                break
+            if not _tiling_fits(m, root_blocks(H, W, 1 << lr)):
+                continue
+            S = summed_area(m) if S is None else S
+            levels = tree_from_mask(m, lr, S, centres)
+            if levels is None:
+                continue
+            tried += 1
+            head = bytearray([lr | (CENTRES_BIT if centres else 0), len(levels)])
+            enc = constriction.stream.queue.RangeEncoder()
+            blocks, owner = root_blocks(H, W, 1 << lr), None
+            for flags in levels:
+                pos, ctx = _sibling_context(flags.astype(np.int64), owner)
+                can = blocks[:, 2] >= 2
+                probs = [
+                    _quantise_p(int(flags[can & (ctx == c)].sum()), int((can & (ctx == c)).sum()))
+                    for c in range(NUM_CTX)
+                ]
+                head += bytes(probs)
+                p1 = (np.asarray(probs, np.float64) + 0.5) / 256.0
+                for k in range(NUM_CTX):
+                    sel = can & (pos == k)
+                    if sel.any():
+                        enc.encode(flags[sel].astype(np.int32), _model(), p1[ctx[sel]])
+                blocks, owner = split_blocks(blocks[flags], H, W)
+            data = bytes(head) + words_to_bytes(enc.get_compressed())
+            if best is None or len(data) < len(best):
+                best = data
     return best
 
 
@@ -171,7 +218,8 @@ def decode_quadtree(data: bytes, height: int, width: int) -> np.ndarray:
     H, W = height, width
     if len(data) < 2:
         raise BitstreamError("truncated quadtree mask payload")
-    lr, nlev = data[0], data[1]
+    lr, nlev = data[0] & ~CENTRES_BIT, data[1]
+    centres = bool(data[0] & CENTRES_BIT)
     if not 1 <= lr <= MAX_LOG2_ROOT or nlev > lr:
         raise BitstreamError("corrupt quadtree mask payload (bad tree size)")
     if len(data) < 2 + NUM_CTX * nlev:
@@ -201,4 +249,4 @@ def decode_quadtree(data: bytes, height: int, width: int) -> np.ndarray:
         raise
     except Exception as exc:  # constriction rejects inconsistent data with various errors
         raise BitstreamError(f"corrupt quadtree mask payload ({type(exc).__name__})") from None
-    return corner_mask(np.concatenate(leaves), H, W)
+    return subdivision_mask(np.concatenate(leaves), H, W, centres)

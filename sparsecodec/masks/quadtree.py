@@ -22,7 +22,14 @@ import math
 import numpy as np
 
 from ..errors import OptionError
-from ..geometry import corner_mask, rect_sums, root_blocks, split_blocks, summed_area
+from ..geometry import (
+    corner_mask,
+    rect_sums,
+    root_blocks,
+    split_blocks,
+    subdivision_mask,
+    summed_area,
+)
 
 __all__ = [
     "block_errors",
@@ -34,6 +41,10 @@ __all__ = [
     "split_blocks",
     "summed_area",
 ]
+
+
+#: default of ``centres`` (corner and centre data, measured: docs/results.md)
+CENTRES = False
 
 
 def root_side(height: int, width: int, density: float) -> int:
@@ -60,6 +71,7 @@ def quadtree_mask(
     split_fraction: float = 0.25,
     tol: float = 1e-4,
     reconstruct=None,
+    centres: bool = CENTRES,
     **options,
 ) -> np.ndarray:
     """Corner mask of an adaptive quadtree with about ``density * H * W`` points.
@@ -88,11 +100,14 @@ def quadtree_mask(
         ``reconstruct(image, mask, x0) -> u``: the inpainting whose error decides the splits
         (default: homogeneous diffusion); the encoder passes the decoder it writes (EED), as
         R-EED decides its subdivision with its own decoder (Schmaltz et al. 2014, Sec. 3).
+    centres : bool
+        Store the centre pixel of every final square too (:func:`sparsecodec.geometry.
+        centre_mask`), as R-EED stores corner and midpoint data (Schmaltz et al. 2014, Sec. 3).
 
     Returns
     -------
     ndarray
-        ``(H, W)`` bool mask, the corner pixels of the final squares.
+        ``(H, W)`` bool mask, the corner (and centre) pixels of the final squares.
 
     References
     ----------
@@ -113,7 +128,7 @@ def quadtree_mask(
     if side < 1 or side & (side - 1):
         raise OptionError(f"quadtree root must be a power of two, got {root}")
     blocks = root_blocks(H, W, side)
-    m = corner_mask(blocks, H, W)
+    m = subdivision_mask(blocks, H, W, centres)
     x0 = None
     while m.sum() < target:
         u = solve(f, m, tol=tol, x0=x0).u if reconstruct is None else reconstruct(f, m, x0)
@@ -123,7 +138,8 @@ def quadtree_mask(
         if not splittable.any():
             break
         need = target - int(m.sum())
-        k = max(1, min(need // 4, int(split_fraction * splittable.sum())))
+        # a split adds at most 5 corners (8 points with centres: 4 corners and 4 centres net)
+        k = max(1, min(need // (8 if centres else 4), int(split_fraction * splittable.sum())))
         # largest error first; squares the inpainting already reproduces exactly are split
         # last, largest first (the density is honoured even where points no longer help)
         order = np.lexsort((-blocks[:, 2], -np.where(splittable, err, -1.0)))
@@ -133,5 +149,5 @@ def quadtree_mask(
         keep[sel] = False
         kids, _ = split_blocks(blocks[sel], H, W)
         blocks = np.concatenate([blocks[keep], kids])
-        m = corner_mask(blocks, H, W)
+        m = subdivision_mask(blocks, H, W, centres)
     return m

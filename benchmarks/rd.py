@@ -117,7 +117,7 @@ EED_GRID = (
     (8, 12),
 )
 #: chroma lattice steps of the luma-preference EED configurations (colour only)
-EED_CHROMA_STEPS = (1, 4, 8, 32)
+EED_CHROMA_STEPS = (1, 4, 8)
 #: stochastic spatial optimisation: minutes per Kodak image, only with --slow
 SLOW = ("ps", "nlpe")
 #: encode-time limit for the default configuration (issue 8, item 4)

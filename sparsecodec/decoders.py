@@ -266,7 +266,7 @@ EED_PARAMS = (
     StreamParam("lam", 2, 256.0, 1, 65535, "contrast parameter lambda, grey values / pixel"),
     StreamParam("sigma", 1, 32.0, 0, 128, "Gaussian presmoothing sigma, pixels (<= 4)"),
     StreamParam("diffusivity", 1, 1.0, 0, 1, "diffusivity", choices=("charbonnier", "exponential")),
-    StreamParam("chroma_step", 1, 1.0, 1, 64, "chroma mask lattice step (1: the luma mask)"),
+    StreamParam("chroma_step", 1, 1.0, 1, 16, "chroma mask lattice step (1: the luma mask)"),
 )
 #: relative tolerance of the EED decoder's linear solves; part of the format (the encoder
 #: predicts with it)

@@ -405,10 +405,12 @@ def inpaint(damaged, holes, output, method, iterations, fallback, seed, device, 
 
 def main() -> None:
     """Console-script entry point."""
-    if len(sys.argv) > 1 and not {"-q", "--quiet", "-h", "--help", "--version"} & set(sys.argv):
-        from . import firstrun  # a notice while the first run compiles the kernels
+    args = set(sys.argv[1:])
+    if args and not {"-h", "--help", "--version"} & args:
+        from . import firstrun  # the first run after an install: see its docstring
 
-        if {"encode", "decode"} & set(sys.argv[1:]):
-            firstrun.start_background_compile()
-        firstrun.install()
+        if {"encode", "decode"} & args:
+            firstrun.start_background_compile()  # also with -q: it prints nothing
+        if not {"-q", "--quiet"} & args:
+            firstrun.install()  # the compile notice
     sys.exit(cli.main(prog_name="sparsecodec"))

@@ -247,7 +247,7 @@ def describe(data: bytes | str | os.PathLike) -> dict:
     the path of a stream file)."""
     from .coding import part_sizes, read_stream
     from .coding.header import FLAG_BFLOAT16, FLAG_QUADTREE, FLAG_TONAL
-    from .coding.quadtree_coder import CENTRES_BIT
+    from .coding.quadtree_coder import has_centres
     from .masks import by_id
 
     data = _stream_bytes(data)
@@ -277,7 +277,7 @@ def describe(data: bytes | str | os.PathLike) -> dict:
         "mask_code": "context-mixing coder"
         if not header.flags & FLAG_QUADTREE
         else "quadtree split flags, corners and centres"
-        if data[header.size] & CENTRES_BIT
+        if has_centres(data[header.size : header.size + header.mask_bytes])
         else "quadtree split flags",
         "mask_points": n,
         "density": n / (header.width * header.height),

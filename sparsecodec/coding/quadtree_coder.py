@@ -160,55 +160,58 @@ def _model():
     return constriction.stream.model.Bernoulli(perfect=False)
 
 
+def _tree_code(levels: list[np.ndarray], lr: int, centres: bool, H: int, W: int) -> bytes:
+    """The payload of the tree with root side ``2**lr`` and split flags ``levels``."""
+    import constriction
+
+    head = bytearray([lr | (CENTRES_BIT if centres else 0), len(levels)])
+    enc = constriction.stream.queue.RangeEncoder()
+    blocks, owner = root_blocks(H, W, 1 << lr), None
+    for flags in levels:
+        pos, ctx = _sibling_context(flags.astype(np.int64), owner)
+        can = blocks[:, 2] >= 2
+        probs = [
+            _quantise_p(int(flags[can & (ctx == c)].sum()), int((can & (ctx == c)).sum()))
+            for c in range(NUM_CTX)
+        ]
+        head += bytes(probs)
+        p1 = (np.asarray(probs, np.float64) + 0.5) / 256.0
+        for k in range(NUM_CTX):
+            sel = can & (pos == k)
+            if sel.any():
+                enc.encode(flags[sel].astype(np.int32), _model(), p1[ctx[sel]])
+        blocks, owner = split_blocks(blocks[flags], H, W)
+    return bytes(head) + words_to_bytes(enc.get_compressed())
+
+
 def encode_quadtree(mask: np.ndarray) -> bytes | None:
     """Payload of ``mask`` as a quadtree split-flag code (the shortest over the
     :data:`SEARCH_ROOTS` smallest root sides whose corner tree reproduces the mask, or if there
     is none, whose corner-and-centre tree does), or None if ``mask`` is no quadtree mask of
     either kind."""
-    import constriction
-
     m = np.asarray(mask, dtype=bool)
     H, W = m.shape
-    best = None
     top = min(MAX_LOG2_ROOT, max(1, int(np.ceil(np.log2(max(H, W, 2))))))
     if not (m[0, 0] and m[0, -1] and m[-1, 0] and m[-1, -1]):
         return None  # every tiling has the image corners among its square corners
-    S = None  # the summed-area table, shared by the trees of every root side
-    for centres in (False, True):
-        if best is not None:
-            break  # a corner mask: its code is the one of earlier versions
-        tried = 0
-        for lr in range(1, top + 1):  # the smallest root that fits is the tree's own
-            if tried == SEARCH_ROOTS:
-                break
-            if not _tiling_fits(m, root_blocks(H, W, 1 << lr)):
-                continue
-            S = summed_area(m) if S is None else S
+    S = summed_area(m)  # shared by the trees of every root side
+    fits = [lr for lr in range(1, top + 1) if _tiling_fits(m, root_blocks(H, W, 1 << lr))]
+    for centres in (False, True):  # a corner mask keeps the code of earlier versions
+        codes = []
+        for lr in fits:  # the smallest root that fits is the tree's own
             levels = tree_from_mask(m, lr, S, centres)
-            if levels is None:
-                continue
-            tried += 1
-            head = bytearray([lr | (CENTRES_BIT if centres else 0), len(levels)])
-            enc = constriction.stream.queue.RangeEncoder()
-            blocks, owner = root_blocks(H, W, 1 << lr), None
-            for flags in levels:
-                pos, ctx = _sibling_context(flags.astype(np.int64), owner)
-                can = blocks[:, 2] >= 2
-                probs = [
-                    _quantise_p(int(flags[can & (ctx == c)].sum()), int((can & (ctx == c)).sum()))
-                    for c in range(NUM_CTX)
-                ]
-                head += bytes(probs)
-                p1 = (np.asarray(probs, np.float64) + 0.5) / 256.0
-                for k in range(NUM_CTX):
-                    sel = can & (pos == k)
-                    if sel.any():
-                        enc.encode(flags[sel].astype(np.int32), _model(), p1[ctx[sel]])
-                blocks, owner = split_blocks(blocks[flags], H, W)
-            data = bytes(head) + words_to_bytes(enc.get_compressed())
-            if best is None or len(data) < len(best):
-                best = data
-    return best
+            if levels is not None:
+                codes.append(_tree_code(levels, lr, centres, H, W))
+                if len(codes) == SEARCH_ROOTS:
+                    break
+        if codes:
+            return min(codes, key=len)
+    return None
+
+
+def has_centres(payload: bytes) -> bool:
+    """Whether a split-flag payload codes a corner-and-centre mask."""
+    return bool(payload) and bool(payload[0] & CENTRES_BIT)
 
 
 def decode_quadtree(data: bytes, height: int, width: int) -> np.ndarray:
@@ -219,7 +222,7 @@ def decode_quadtree(data: bytes, height: int, width: int) -> np.ndarray:
     if len(data) < 2:
         raise BitstreamError("truncated quadtree mask payload")
     lr, nlev = data[0] & ~CENTRES_BIT, data[1]
-    centres = bool(data[0] & CENTRES_BIT)
+    centres = has_centres(data)
     if not 1 <= lr <= MAX_LOG2_ROOT or nlev > lr:
         raise BitstreamError("corrupt quadtree mask payload (bad tree size)")
     if len(data) < 2 + NUM_CTX * nlev:

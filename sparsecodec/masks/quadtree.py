@@ -74,7 +74,7 @@ def quadtree_mask(
     centres: bool = CENTRES,
     **options,
 ) -> np.ndarray:
-    """Corner mask of an adaptive quadtree with about ``density * H * W`` points.
+    """Corner (and centre) mask of an adaptive quadtree with about ``density * H * W`` points.
 
     Each round splits the squares with the largest squared inpainting error, at most
     ``split_fraction`` of the splittable ones and no more than about the points still missing
@@ -138,7 +138,8 @@ def quadtree_mask(
         if not splittable.any():
             break
         need = target - int(m.sum())
-        # a split adds at most 5 corners (8 points with centres: 4 corners and 4 centres net)
+        # points per split: up to 5 new corners; with centres up to 8 (5 corners, 4 centres,
+        # the old centre now a corner)
         k = max(1, min(need // (8 if centres else 4), int(split_fraction * splittable.sum())))
         # largest error first; squares the inpainting already reproduces exactly are split
         # last, largest first (the density is honoured even where points no longer help)
